@@ -1,0 +1,75 @@
+"""Sub-pixel refinement of integer heatmap maxima.
+
+Shapes: keypoints ``(N, K, 2)`` x, y in heatmap pixels; heatmaps ``(N, K, h, w)``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def refine_keypoints_quarter(keypoints: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
+    """Official HRNet rule: move 0.25 px toward the higher neighbour in x and in y.
+
+    Applied only where the peak is strictly inside the map (``1 < x < w - 1``, likewise y), exactly
+    as ``get_final_preds``.
+    """
+    keypoints = np.array(keypoints, dtype=np.float64, copy=True)
+    n, k, h, w = heatmaps.shape
+    px = np.floor(keypoints[..., 0] + 0.5).astype(np.int64)
+    py = np.floor(keypoints[..., 1] + 0.5).astype(np.int64)
+    inside = (px > 1) & (px < w - 1) & (py > 1) & (py < h - 1)
+    ni, ki = np.nonzero(inside)
+    x, y = px[ni, ki], py[ni, ki]
+    dx = heatmaps[ni, ki, y, x + 1] - heatmaps[ni, ki, y, x - 1]
+    dy = heatmaps[ni, ki, y + 1, x] - heatmaps[ni, ki, y - 1, x]
+    keypoints[ni, ki, 0] += np.sign(dx) * 0.25
+    keypoints[ni, ki, 1] += np.sign(dy) * 0.25
+    return keypoints
+
+
+def refine_keypoints_dark(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kernel_size: int = 11) -> np.ndarray:
+    """DARK refinement (Zhang et al., CVPR 2020): Taylor expansion of the log of the blurred heatmap.
+
+    The heatmap is Gaussian-blurred (keeping its maximum), log-transformed, and the peak is moved by
+    ``-H^{-1} g`` using the first and second derivatives at the integer maximum.
+    """
+    keypoints = np.array(keypoints, dtype=np.float64, copy=True)
+    n, k, h, w = heatmaps.shape
+    hm = np.empty((n, k, h, w), dtype=np.float64)
+    for i in range(n):
+        for j in range(k):
+            orig_max = heatmaps[i, j].max()
+            blurred = cv2.GaussianBlur(heatmaps[i, j].astype(np.float64), (blur_kernel_size, blur_kernel_size), 0)
+            bmax = blurred.max()
+            hm[i, j] = blurred * (orig_max / bmax) if bmax > 0 else blurred
+    hm = np.log(np.clip(hm, 1e-10, 50.0))
+    px = keypoints[..., 0].astype(np.int64)
+    py = keypoints[..., 1].astype(np.int64)
+    inside = (px > 1) & (px < w - 2) & (py > 1) & (py < h - 2)
+    ni, ki = np.nonzero(inside)
+    x, y = px[ni, ki], py[ni, ki]
+    m = hm[ni, ki]
+    idx = np.arange(len(ni))
+
+    def at(dy: int, dx: int) -> np.ndarray:
+        return m[idx, y + dy, x + dx]
+
+    c = at(0, 0)
+    gx = 0.5 * (at(0, 1) - at(0, -1))
+    gy = 0.5 * (at(1, 0) - at(-1, 0))
+    dxx = 0.25 * (at(0, 2) - 2 * c + at(0, -2))
+    dyy = 0.25 * (at(2, 0) - 2 * c + at(-2, 0))
+    dxy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
+    det = dxx * dyy - dxy ** 2
+    ok = np.abs(det) > 1e-12
+    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    off_x = -(dyy * gx - dxy * gy) * inv_det
+    off_y = -(-dxy * gx + dxx * gy) * inv_det
+    # A poorly conditioned Hessian can throw the peak far away; DARK's offset is bounded by a pixel.
+    off_x = np.clip(off_x, -1.0, 1.0)
+    off_y = np.clip(off_y, -1.0, 1.0)
+    keypoints[ni, ki, 0] += off_x
+    keypoints[ni, ki, 1] += off_y
+    return keypoints

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``hrgcnet`` console script (one module each)."""
