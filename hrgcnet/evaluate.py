@@ -1,0 +1,268 @@
+"""COCO keypoint evaluation: score result lists with pycocotools, and predict a whole annotation file
+with the same :class:`hrgcnet.pipeline.PoseEstimator` code path as inference.
+
+Results are COCO keypoint results: ``{"image_id", "category_id": 1, "keypoints": [x, y, score] * 17,
+"score"}`` (what ``PoseResult.to_coco_json`` returns).
+
+Summary keys (pycocotools ``COCOeval(iouType="keypoints")``, OKS with the standard sigmas, at most 20
+persons per image): ``AP`` (OKS 0.50:0.95), ``AP50``, ``AP75``, ``APM`` (medium, 32^2 < area <= 96^2),
+``APL`` (large), ``AR`` (0.50:0.95). Values lie in 0..1; an area range without ground-truth persons has
+no AP and is reported as None.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatasetError
+from .structures import KEYPOINT_NAMES, NUM_KEYPOINTS
+
+SUMMARY_KEYS: tuple[str, ...] = ("AP", "AP50", "AP75", "APM", "APL", "AR")
+#: Index of each summary key in ``COCOeval.stats`` (keypoints).
+_STATS_INDEX = {"AP": 0, "AP50": 1, "AP75": 2, "APM": 3, "APL": 4, "AR": 5}
+
+Results = Sequence[dict]
+
+
+# ---------------------------------------------------------------------------------------------- scoring
+
+def load_coco_gt(ann: str | Path | object):
+    """A ``pycocotools.coco.COCO`` for ``ann`` (a path, or a COCO object passed through), quietly."""
+    from pycocotools.coco import COCO
+
+    if isinstance(ann, COCO):
+        return ann
+    from .data.coco import load_coco_json
+
+    data = load_coco_json(ann)  # clear DatasetError for missing / malformed files
+    data.setdefault("categories", [{"id": 1, "name": "person"}])
+    return _coco_from_dict(data)
+
+
+def _coco_from_dict(data: dict):
+    from pycocotools.coco import COCO
+
+    coco = COCO()
+    coco.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def load_results(results: str | Path | Results) -> list[dict]:
+    """A checked copy of a result list (or of a results json file)."""
+    if isinstance(results, (str, Path)):
+        path = Path(results)
+        if not path.is_file():
+            raise DatasetError(f"results file not found: {path}")
+        try:
+            results = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DatasetError(f"results file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(results, list):
+        raise DatasetError("COCO keypoint results must be a list of {image_id, category_id, keypoints, score}")
+    out = []
+    for i, r in enumerate(results):
+        if not isinstance(r, dict) or not {"image_id", "keypoints", "score"} <= set(r):
+            raise DatasetError(f"result {i} needs image_id, keypoints and score, got {str(r)[:120]}")
+        if len(r["keypoints"]) != NUM_KEYPOINTS * 3:
+            raise DatasetError(f"result {i} has {len(r['keypoints'])} keypoint values, expected {NUM_KEYPOINTS * 3}")
+        out.append({"image_id": r["image_id"], "category_id": r.get("category_id", 1),
+                    "keypoints": [float(v) for v in r["keypoints"]], "score": float(r["score"])})
+    return out
+
+
+def _run_cocoeval(coco_gt, results: list[dict]):
+    from pycocotools.cocoeval import COCOeval
+
+    unknown = {r["image_id"] for r in results} - set(coco_gt.getImgIds())
+    if unknown:
+        raise DatasetError(f"{len(unknown)} result image id(s) are not in the annotation file, "
+                           f"e.g. {sorted(unknown)[0]}")
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_dt = coco_gt.loadRes(copy.deepcopy(results))
+        ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev
+
+
+def evaluate_coco(results: str | Path | Results, ann: str | Path | object) -> dict[str, float | None]:
+    """COCO keypoint AP of ``results`` against the annotations ``ann``.
+
+    Args:
+        results: a result list or the path of a results json.
+        ann: annotation json path (or a loaded ``pycocotools`` COCO object).
+
+    Returns:
+        ``{"AP", "AP50", "AP75", "APM", "APL", "AR"}`` in 0..1 (None for an area range without
+        ground truth). An empty result list scores 0.
+    """
+    coco_gt = load_coco_gt(ann)
+    results = load_results(results)
+    if not results:
+        return {k: 0.0 for k in SUMMARY_KEYS}
+    stats = _run_cocoeval(coco_gt, results).stats
+    return {k: (None if stats[i] < 0 else float(stats[i])) for k, i in _STATS_INDEX.items()}
+
+
+def per_keypoint_ap(results: str | Path | Results, ann: str | Path | object) -> dict[str, float | None]:
+    """AP of each keypoint alone: COCO keypoint AP where OKS uses only that keypoint.
+
+    Every ground-truth person keeps only keypoint ``k`` (persons where it is unlabelled are ignored, as
+    COCO ignores persons without keypoints), so OKS becomes ``exp(-d_k^2 / (2 s^2 kappa_k^2))``.
+    Returns ``{keypoint name: AP or None}`` (None: no labelled instance of that keypoint).
+    """
+    coco_gt = load_coco_gt(ann)
+    results = load_results(results)
+    out: dict[str, float | None] = {}
+    for k, name in enumerate(KEYPOINT_NAMES):
+        data = copy.deepcopy(coco_gt.dataset)
+        labelled = 0
+        for a in data["annotations"]:
+            kp = list(a.get("keypoints") or [0] * NUM_KEYPOINTS * 3)
+            v = kp[3 * k + 2]
+            a["keypoints"] = [0] * (NUM_KEYPOINTS * 3)
+            a["keypoints"][3 * k: 3 * k + 3] = kp[3 * k: 3 * k + 3]
+            a["num_keypoints"] = int(v > 0)
+            labelled += int(v > 0 and not a.get("iscrowd", 0))
+        if labelled == 0 or not results:
+            out[name] = None if labelled == 0 else 0.0
+            continue
+        ap = _run_cocoeval(_coco_from_dict(data), results).stats[0]
+        out[name] = None if ap < 0 else float(ap)
+    return out
+
+
+def format_table(summary: dict[str, float | None], per_keypoint: dict[str, float | None] | None = None) -> str:
+    """The summary (and per-keypoint AP) as a fixed-width text table, values in percent."""
+    def pct(v: float | None) -> str:
+        return "   -" if v is None else f"{100 * v:5.1f}"
+
+    lines = ["  ".join(f"{k:>5}" for k in summary), "  ".join(pct(v) for v in summary.values())]
+    if per_keypoint:
+        lines += ["", "per-keypoint AP (OKS of that keypoint alone):"]
+        lines += [f"  {name:<15}{pct(v)}" for name, v in per_keypoint.items()]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ prediction
+
+def gt_boxes_by_image(coco_gt) -> dict[int, np.ndarray]:
+    """Ground-truth boxes ``(N, 4)`` xyxy of all non-crowd persons of each image ("use GT bbox")."""
+    out: dict[int, list] = {}
+    for a in coco_gt.dataset["annotations"]:
+        if a.get("iscrowd", 0) or a.get("category_id", 1) != 1:
+            continue
+        x, y, w, h = (float(v) for v in a["bbox"])
+        if w <= 0 or h <= 0:
+            continue
+        out.setdefault(a["image_id"], []).append([x, y, x + w, y + h])
+    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+def detection_boxes_by_image(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Person detections of a COCO detection results json: ``{image_id: (boxes (N, 4) xyxy, box_scores (N,))}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"detections file not found: {path}")
+    try:
+        dets = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"detections file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(dets, list):
+        raise DatasetError(f"detections file {path} must hold a list of {{image_id, bbox, score}}")
+    out: dict[int, list] = {}
+    for i, d in enumerate(dets):
+        if not isinstance(d, dict) or not {"image_id", "bbox", "score"} <= set(d) or len(d["bbox"]) != 4:
+            raise DatasetError(f"detection {i} of {path} needs image_id, bbox [x, y, w, h] and score")
+        if d.get("category_id", 1) != 1:
+            continue
+        x, y, w, h = (float(v) for v in d["bbox"])
+        out.setdefault(d["image_id"], []).append([x, y, x + w, y + h, float(d["score"])])
+    return {k: (np.asarray(v)[:, :4], np.asarray(v)[:, 4]) for k, v in out.items()}
+
+
+def predict_coco(estimator: Callable, ann: str | Path | object, images_dir: str | Path, boxes: str = "gt",
+                 max_images: int | None = None, progress: bool = False) -> list[dict]:
+    """Run ``estimator`` (a :class:`~hrgcnet.pipeline.PoseEstimator`) over the images of ``ann``.
+
+    Args:
+        boxes: ``"gt"`` (ground-truth boxes of all non-crowd persons, box_score 1), the path of a COCO
+            detection results json, or ``"detector"`` (the estimator's own detector on every image).
+        max_images: evaluate only the first images (in annotation-file order).
+
+    Returns:
+        COCO keypoint results (``PoseResult.to_coco_json`` of every image).
+    """
+    from .io import load_image
+
+    coco_gt = load_coco_gt(ann)
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise DatasetError(f"image folder not found: {images_dir}")
+    images = coco_gt.dataset["images"][:max_images] if max_images else coco_gt.dataset["images"]
+    if boxes == "gt":
+        per_image = {k: (v, np.ones(len(v))) for k, v in gt_boxes_by_image(coco_gt).items()}
+    elif boxes == "detector":
+        per_image = None
+    else:
+        per_image = detection_boxes_by_image(boxes)
+    todo = [img for img in images if per_image is None or img["id"] in per_image]
+    missing = [img["file_name"] for img in todo if not (images_dir / img["file_name"]).is_file()]
+    if missing:
+        raise DatasetError(f"{len(missing)} image(s) of the annotation file are missing in {images_dir}, "
+                           f"e.g. {missing[0]}")
+    results: list[dict] = []
+    for img in _progress(todo, progress, "eval"):
+        image = load_image(images_dir / img["file_name"])
+        if per_image is None:
+            res = estimator(image)
+        else:
+            b, s = per_image[img["id"]]
+            res = estimator(image, boxes=b, box_scores=s)
+        results.extend(res.to_coco_json(img["id"]))
+    return results
+
+
+def _progress(items: Sequence, enabled: bool, desc: str) -> Iterable:
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="img", dynamic_ncols=True)
+
+
+def evaluate_model(model, ann: str | Path, images_dir: str | Path, input_hw: tuple[int, int],
+                   flip_test: bool = True, max_images: int | None = None, progress: bool = False,
+                   ) -> tuple[dict[str, float | None], list[dict]]:
+    """GT-box COCO AP of an in-memory ``model`` (training validation); returns ``(summary, results)``.
+
+    Uses ``PoseEstimator.from_model``, so validation scores exactly what inference would produce. The
+    model is put in eval mode and restored to its previous mode afterwards.
+    """
+    from .pipeline import PoseEstimator
+
+    was_training = model.training
+    model.eval()
+    try:
+        coco_gt = load_coco_gt(ann)
+        est = PoseEstimator.from_model(model, input_hw=input_hw, flip_test=flip_test)
+        results = predict_coco(est, coco_gt, images_dir, boxes="gt", max_images=max_images, progress=progress)
+        if max_images:
+            keep = {img["id"] for img in coco_gt.dataset["images"][:max_images]}
+            data = dict(coco_gt.dataset)
+            data["images"] = [i for i in data["images"] if i["id"] in keep]
+            data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+            coco_gt = _coco_from_dict(data)
+        return evaluate_coco(results, coco_gt), results
+    finally:
+        model.train(was_training)

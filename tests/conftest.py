@@ -1,0 +1,31 @@
+"""Shared fixtures. Network-reaching libraries are told to stay offline before anything imports them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the checkout; tests that need it skip cleanly when it is absent."""
+    if not (SHARED_DATA / "coco" / "val.json").is_file():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def coco_val(shared_data: Path) -> tuple[Path, Path]:
+    """``(annotation file, image folder)`` of the COCO val split."""
+    return shared_data / "coco" / "val.json", shared_data / "coco" / "images"
