@@ -1,10 +1,11 @@
 # One place for the project's commands. `make app` sets up and runs the Gradio app; `make test` runs the tests.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-export YOLO_OFFLINE ?= 1
+# No analytics or usage statistics, ever; tests additionally keep every library offline.
 export GRADIO_ANALYTICS_ENABLED ?= False
-export HF_HUB_OFFLINE ?= 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS ?= false
+test test-all: export YOLO_OFFLINE := 1
+test test-all: export HF_HUB_OFFLINE := 1
 
 .PHONY: setup app analysis test test-all
 

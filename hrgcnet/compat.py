@@ -141,14 +141,19 @@ def ensure_torchvision_ops() -> str:
     global _STATE
     if _STATE is not None:
         return _STATE
-    if not _torchvision_installed():
-        _STATE = "unavailable"
-    elif compiled_nms_available():
-        _STATE = "native"
-    else:
+    installed = _torchvision_installed()
+    decision = decide_shim(installed, installed and compiled_nms_available())
+    if decision == "shim":
         if "torchvision" in sys.modules:  # cannot happen: importing it fails without the operator
             raise RuntimeError("torchvision was imported before hrgcnet.compat.ensure_torchvision_ops()")
         register_pure_torch_ops()
         _patch_torchvision_nms()
-        _STATE = "shim"
+    _STATE = decision
     return _STATE
+
+
+def decide_shim(torchvision_installed: bool, compiled_op_available: bool) -> str:
+    """``"unavailable"`` without torchvision, ``"native"`` when its compiled NMS exists, else ``"shim"``."""
+    if not torchvision_installed:
+        return "unavailable"
+    return "native" if compiled_op_available else "shim"

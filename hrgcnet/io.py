@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from pathlib import Path
 from typing import Union
 
@@ -100,7 +101,7 @@ def _from_bytes(data: bytes, notes: list[str], label: str) -> np.ndarray:
         raise ImageError(f"{label}: {len(data) / 2**20:.1f} MB is larger than the limit of "
                          f"{MAX_IMAGE_BYTES / 2**20:.0f} MB")
     try:
-        pil = Image.open(io.BytesIO(data))
+        pil = _pil_open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
         raise ImageError(f"{label}: not an image file (format not recognised)") from exc
     except Image.DecompressionBombError as exc:
@@ -108,6 +109,15 @@ def _from_bytes(data: bytes, notes: list[str], label: str) -> np.ndarray:
     except OSError as exc:
         raise ImageError(f"{label}: cannot decode image ({exc})") from exc
     return _from_pil(pil, notes, label)
+
+
+def _pil_open(fp: io.BytesIO) -> Image.Image:
+    """``PIL.Image.open`` without Ultralytics' patch, which on an unidentified file tries to pip-install
+    a HEIF plugin (slow, and a network call from a library function)."""
+    opener = Image.open
+    if getattr(opener, "__module__", "") == "ultralytics.utils.patches":
+        opener = getattr(sys.modules["ultralytics.utils.patches"], "_image_open", opener)
+    return opener(fp)
 
 
 def _from_pil(pil: Image.Image, notes: list[str], label: str) -> np.ndarray:

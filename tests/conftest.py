@@ -12,6 +12,11 @@ os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+# One intra-op thread: the suite runs app servers and subprocesses beside the tests, and on 2 cores
+# oversubscribed OpenMP threads are many times slower than one thread each.
+torch.set_num_threads(int(os.environ.get("HRGCNET_TEST_THREADS", "1")))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()

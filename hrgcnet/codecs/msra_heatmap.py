@@ -96,7 +96,8 @@ class MSRAHeatmap:
         if self.refine == "quarter":
             keypoints = refine_keypoints_quarter(keypoints, heatmaps)
         elif self.refine == "dark":
-            keypoints = refine_keypoints_dark(keypoints, heatmaps, blur_kernel_size=int(self.sigma * 6 + 1) | 1)
+            # DARK's reference kernel: 11 for sigma 2 (DarkPose, mmpose), 17 for sigma 3 (mmpose 384x288).
+            keypoints = refine_keypoints_dark(keypoints, heatmaps, blur_kernel_size=int(round(6 * self.sigma - 1)) | 1)
         keypoints[scores <= 0] = 0
         return keypoints, scores
 

@@ -41,7 +41,10 @@ def refine_keypoints_dark(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kern
     for i in range(n):
         for j in range(k):
             orig_max = heatmaps[i, j].max()
-            blurred = cv2.GaussianBlur(heatmaps[i, j].astype(np.float64), (blur_kernel_size, blur_kernel_size), 0)
+            # Zero padding outside the map, as DARK's reference gaussian_blur (cv2's default reflection
+            # invents mass beyond the border and pulls peaks near it by up to a pixel).
+            blurred = cv2.GaussianBlur(heatmaps[i, j].astype(np.float64), (blur_kernel_size, blur_kernel_size), 0,
+                                       borderType=cv2.BORDER_CONSTANT)
             bmax = blurred.max()
             hm[i, j] = blurred * (orig_max / bmax) if bmax > 0 else blurred
     hm = np.log(np.clip(hm, 1e-10, 50.0))
