@@ -1,0 +1,243 @@
+"""Evaluation: COCO keypoint AP per model from `hrgcnet eval` result files or a run on the val split, with
+per-keypoint accuracy, the OKS histogram and the worst examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+from streamlit.runtime.pages_manager import PagesManager
+
+from hrgcnet.analysis.common import INPUT_SIZES, image_with_keypoints_traces, label, size_text, untrained_message
+from hrgcnet.analysis.evaluation import (SUMMARY_KEYS, EvalRecord, coco_from_dict, default_val_split, load_annotations,
+                                         match_instances, parse_eval_json, subset_with_persons)
+from hrgcnet.errors import HRGCNetError
+from hrgcnet.evaluate import evaluate_coco, gt_boxes_by_image, per_keypoint_oks
+from hrgcnet.io import load_image
+from hrgcnet.models import list_models
+from hrgcnet.pipeline import PoseEstimator
+from hrgcnet.structures import KEYPOINT_NAMES
+
+# A first visit at a page URL runs this file in Streamlit's legacy pages/ mode; hand over to streamlit_app.py's
+# st.navigation instead (same URLs), so the sidebar is always the app's.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
+st.set_page_config(page_title="Evaluation · HRGCNet", layout="wide")
+
+
+@st.cache_resource(show_spinner="Building the model…", max_entries=2)
+def get_estimator(model: str, input_hw: tuple[int, int], flip_test: bool) -> PoseEstimator:
+    torch.manual_seed(0)  # an untrained model is the same random init on every run
+    return PoseEstimator(model, weights="default", device="cpu", detector="full", flip_test=flip_test,
+                         input_hw=input_hw, precision="fp32", channels_last=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def predict_image(model: str, input_hw: tuple[int, int], flip_test: bool, path: str, image_id: int,
+                  boxes: np.ndarray) -> list[dict]:
+    est = get_estimator(model, input_hw, flip_test)
+    return est(load_image(path), boxes=boxes, box_scores=np.ones(len(boxes))).to_coco_json(image_id)
+
+
+@st.cache_data(show_spinner=False)
+def annotations(path: str) -> dict:
+    return load_annotations(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def matched(results: list[dict], gt: dict) -> list[dict]:
+    return match_instances(results, gt)
+
+
+def records() -> dict[str, EvalRecord]:
+    return st.session_state.setdefault("eval_records", {})
+
+
+def publish_measured_ap() -> None:
+    """Measured APs of our trained models for Fig. 3 on the Model zoo page: ``{input size: {model: {"ap" (%),
+    "source"}}}``. Runs with untrained weights are left out: their AP says nothing about the architecture."""
+    out: dict[str, dict[str, dict]] = {}
+    for key, rec in records().items():
+        model, size = rec.meta.get("model"), rec.meta.get("input_size")
+        if rec.meta.get("untrained") or model not in list_models() or not size:
+            continue
+        if rec.summary and rec.summary.get("AP") is not None:
+            source = f"{rec.meta.get('split', key)}" + (f", {rec.meta['images']} images" if "images" in rec.meta else "")
+            out.setdefault(str(size), {})[model] = {"ap": 100 * rec.summary["AP"], "source": source}
+    st.session_state["measured_ap"] = out
+
+
+st.title("Evaluation")
+st.caption("COCO keypoint AP (pycocotools, OKS with the standard sigmas) via `hrgcnet.evaluate`; values in percent.")
+if msg := untrained_message():
+    st.warning(msg + " Their AP is close to 0 and says nothing about the architectures.")
+
+split = default_val_split()
+c1, c2 = st.columns(2)
+ann_path = c1.text_input("Annotation file", str(split[0]) if split else "",
+                         help="COCO keypoint json; default: ../shared/data/coco/val.json (COCO-MINI val2017)")
+img_dir = c2.text_input("Image folder", str(split[1]) if split else "")
+gt = None
+if ann_path:
+    try:
+        gt = annotations(ann_path)
+    except HRGCNetError as exc:
+        st.error(str(exc))
+
+tab_load, tab_run = st.tabs(["Load result files", "Run on the val split"])
+with tab_load:
+    files = st.file_uploader("Evaluation files (`hrgcnet eval --json` output, or a COCO keypoint result list)",
+                             type=["json"], accept_multiple_files=True)
+    st.caption("`hrgcnet eval --json` prints only the AP keys: name the file after the model and input size "
+               "(e.g. `hrgcnet-w32_256x192.json`) to have it placed in Fig. 3. A result list (`hrgcnet eval --out`) "
+               "is scored here against the annotation file.")
+    for f in files or []:
+        try:
+            rec = parse_eval_json(f.getvalue(), f.name)
+        except HRGCNetError as exc:
+            st.error(str(exc))
+            continue
+        if rec.summary is None and gt is not None:  # a bare result list: score it here
+            try:
+                rec.summary = evaluate_coco(rec.results, coco_from_dict(gt))
+            except HRGCNetError as exc:
+                st.error(f"{f.name}: {exc}")
+                continue
+        records()[f"file: {f.name}"] = rec
+with tab_run:
+    if gt is None or not Path(img_dir).is_dir():
+        st.info("Needs the annotation file and image folder above.")
+    else:
+        n_persons = len(subset_with_persons(gt, None)["images"])
+        c1, c2, c3 = st.columns(3)
+        models = c1.multiselect("Models", list_models(), default=["hrnet-w32", "hrgcnet-w32"], format_func=label)
+        input_hw = c2.selectbox("Input size", INPUT_SIZES, format_func=size_text)
+        max_images = c3.slider("Images (with persons, file order)", 1, n_persons, min(5, n_persons))
+        flip = c3.checkbox("Flip test", value=True)
+        st.caption("Ground-truth person boxes (the standard 'use GT bbox' protocol). The bundled val split is COCO-MINI "
+                   "(a 79-image subset of COCO val2017): its AP is not comparable with the paper's full COCO val.")
+        if st.button("Run evaluation", type="primary", disabled=not models):
+            sub = subset_with_persons(gt, max_images)
+            boxes = gt_boxes_by_image(coco_from_dict(sub))
+            bar = st.progress(0.0)
+            total = len(models) * len(sub["images"])
+            try:
+                for mi, m in enumerate(models):
+                    results: list[dict] = []
+                    for ii, img in enumerate(sub["images"]):
+                        bar.progress((mi * len(sub["images"]) + ii) / total,
+                                     text=f"{label(m)}: image {ii + 1}/{len(sub['images'])}")
+                        results += predict_image(m, input_hw, flip, str(Path(img_dir) / img["file_name"]), img["id"],
+                                                 boxes[img["id"]])
+                    coco = coco_from_dict(sub)
+                    rec = EvalRecord(name=f"{m} {size_text(input_hw)}", summary=evaluate_coco(results, coco),
+                                     per_keypoint=per_keypoint_oks(results, coco), results=results,
+                                     meta={"model": m, "input_size": size_text(input_hw), "images": len(sub["images"]),
+                                           "flip_test": flip, "split": Path(ann_path).name,
+                                           "untrained": get_estimator(m, input_hw, flip).untrained})
+                    records()[f"run: {rec.name} · {len(sub['images'])} images"] = rec
+                bar.progress(1.0, text="Done")
+            except HRGCNetError as exc:
+                st.error(str(exc))
+
+recs = records()
+publish_measured_ap()
+if not recs:
+    st.info("Load result files or run an evaluation to see results.")
+    st.stop()
+
+st.subheader("AP per model")
+table = pd.DataFrame([{"evaluation": key, **{k: None if (rec.summary or {}).get(k) is None else
+                                             100 * rec.summary[k] for k in SUMMARY_KEYS},
+                       **{k: v for k, v in rec.meta.items() if k in ("model", "input_size", "images", "untrained")}}
+                      for key, rec in recs.items()])
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={k: st.column_config.NumberColumn(format="%.1f") for k in SUMMARY_KEYS})
+st.caption("Evaluations of trained models (not flagged untrained) also appear as measured points in Fig. 3 on the "
+           "Model zoo page.")
+if st.button("Clear results"):
+    st.session_state["eval_records"] = {}
+    st.session_state["measured_ap"] = {}
+    st.rerun()
+
+st.subheader("Per-keypoint accuracy")
+metric = st.radio("Measure", ["acc50", "acc75", "oks"], horizontal=True,
+                  format_func={"acc50": "share with OKS_k ≥ 0.5", "acc75": "share with OKS_k ≥ 0.75",
+                               "oks": "mean OKS_k"}.get)
+kp_rows = []
+for key, rec in recs.items():
+    per = rec.per_keypoint
+    if per is None and rec.results is not None and gt is not None:
+        try:
+            per = per_keypoint_oks(rec.results, coco_from_dict(gt))
+        except HRGCNetError:
+            per = None
+    for name in KEYPOINT_NAMES:
+        if per and name in per:
+            kp_rows.append({"evaluation": key, "keypoint": name, "value": 100 * per[name][metric], "n": per[name]["n"]})
+if kp_rows:
+    fig = px.bar(pd.DataFrame(kp_rows), x="keypoint", y="value", color="evaluation", barmode="group",
+                 hover_data=["n"], labels={"value": f"{metric} (%)"})
+    fig.update_layout(height=380, legend=dict(orientation="h", y=-0.35))
+    st.plotly_chart(fig, width="stretch", key="per_keypoint")
+    st.caption("Per keypoint, on the persons that COCO's matching found at OKS 0.5 (`hrgcnet.evaluate.per_keypoint_oks`).")
+else:
+    st.info("No per-keypoint numbers: the loaded files have no `per_keypoint` and no results to compute them from.")
+
+with_results = {k: r for k, r in recs.items() if r.results is not None}
+if gt is None or not with_results:
+    st.info("OKS histogram and error examples need result lists and the annotation file.")
+    st.stop()
+
+st.subheader("OKS per ground-truth person")
+hist_rows = [{"evaluation": key, "OKS": r["oks"], "matched": r["matched"]}
+             for key, rec in with_results.items() for r in matched(rec.results, gt)
+             if r["image_id"] in {res["image_id"] for res in rec.results}]
+fig = px.histogram(pd.DataFrame(hist_rows), x="OKS", color="evaluation", barmode="overlay", nbins=20,
+                   range_x=[0, 1], opacity=0.6)
+fig.update_layout(height=340)
+st.plotly_chart(fig, width="stretch", key="oks_hist")
+st.caption("Greedy COCO-style matching per image (highest score first); an unmatched person counts as OKS 0. "
+           "Only images that the evaluation covered are counted.")
+
+st.subheader("Error examples (lowest OKS)")
+which = st.selectbox("Evaluation", list(with_results))
+rows = [r for r in matched(with_results[which].results, gt)
+        if r["matched"] and r["image_id"] in {res["image_id"] for res in with_results[which].results}]
+rows.sort(key=lambda r: r["oks"])
+count = st.slider("Examples", 1, 12, 4) if len(rows) > 1 else 1
+images_by_id = {img["id"]: img for img in gt["images"]}
+cols = st.columns(4)
+for i, r in enumerate(rows[:count]):
+    path = Path(img_dir) / images_by_id[r["image_id"]]["file_name"]
+    if not path.is_file():
+        cols[i % 4].warning(f"image {path.name} not found")
+        continue
+    gt_kp = np.asarray(r["gt_keypoints"])
+    pred = np.asarray(r["pred_keypoints"])
+    labelled = gt_kp[:, 2] > 0
+    fig = go.Figure(go.Image(z=load_image(path)))
+    for t in image_with_keypoints_traces(np.c_[gt_kp[:, :2], labelled.astype(float)], "ground truth", "#2ca02c",
+                                         min_score=0.5):
+        fig.add_trace(t)
+    for t in image_with_keypoints_traces(pred, "prediction", "#d62728"):
+        fig.add_trace(t)
+    xs, ys = gt_kp[labelled, 0], gt_kp[labelled, 1]
+    if len(xs):
+        pad = 0.3 * max(xs.max() - xs.min(), ys.max() - ys.min(), 40)
+        fig.update_xaxes(range=[xs.min() - pad, xs.max() + pad])
+        fig.update_yaxes(range=[ys.max() + pad, ys.min() - pad])
+    fig.update_layout(height=320, margin=dict(l=0, r=0, t=30, b=0), showlegend=False,
+                      title=f"OKS {r['oks']:.3f} · image {r['image_id']}")
+    cols[i % 4].plotly_chart(fig, width="stretch", key=f"err_{i}")
+if not rows:
+    st.info("No matched person in this evaluation.")
+else:
+    st.caption("Green: ground truth (labelled keypoints); red: prediction.")

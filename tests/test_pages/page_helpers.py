@@ -1,0 +1,26 @@
+"""Helpers shared by the page tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+#: Generous: the machine may have two busy cores.
+TIMEOUT = 180
+
+
+def no_exception(at) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def by_label(elements, label: str):
+    """The widget with ``label`` among ``elements`` (e.g. ``at.selectbox``)."""
+    found = [e for e in elements if e.label == label]
+    assert found, f"no widget labelled {label!r} in {[e.label for e in elements]}"
+    return found[0]
+
+
+def chart_traces(at) -> list[list[dict]]:
+    """The traces of every plotly chart on the page, in order."""
+    return [json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart")]

@@ -1,0 +1,22 @@
+from page_helpers import by_label, chart_traces, no_exception
+
+
+def test_attention_maps_and_statistics(page):
+    at = page("4_gc_attention.py").run()
+    no_exception(at)
+    assert len(at.multiselect[0].value) == 2  # two example images by default
+    by_label(at.selectbox, "Person detector").set_value("full")
+    by_label(at.selectbox, "Input size").set_value((128, 96))
+    at.button[0].click().run()
+    no_exception(at)
+    per_stage = at.dataframe[0].value
+    assert list(per_stage["stage"]) == [1, 2, 3, 4] and list(per_stage["blocks"]) == [4, 4, 16, 12]
+    assert ((per_stage["entropy_norm"] >= 0) & (per_stage["entropy_norm"] <= 1 + 1e-6)).all()
+    maps, per_block, _ = chart_traces(at)
+    assert len(maps) == 36  # one facet per GC block of hrgcnet-w32
+    assert len({t["name"] for t in per_block}) == 2  # one line per image
+    by_label(at.radio, "Statistic").set_value("support")
+    by_label(at.radio, "Colour scale").set_value("shared")
+    at.toggle[0].set_value(True)
+    at.run()
+    no_exception(at)

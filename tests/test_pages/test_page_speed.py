@@ -1,0 +1,16 @@
+from page_helpers import by_label, no_exception
+
+
+def test_benchmark_small(page):
+    at = page("6_speed.py").run()
+    no_exception(at)
+    assert any("Run benchmark" in i.value for i in at.info)
+    by_label(at.multiselect, "Input sizes").set_value([(128, 96)])
+    by_label(at.slider, "Timed repeats").set_value(1)
+    at.button[0].click().run()
+    no_exception(at)
+    results = at.dataframe[0].value
+    assert list(results["model"]) == ["hrnet-w32", "hrgcnet-w32"]
+    assert (results["median ms"] > 0).all() and set(results["input size"]) == {"128x96"}
+    ratio = at.dataframe[1].value
+    assert ratio["pair"][0] == "HRGCNet-W32 / HRNet-W32" and ratio["latency ratio"][0] > 0
