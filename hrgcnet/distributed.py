@@ -87,6 +87,15 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
     return out / dist.get_world_size()
 
 
+def broadcast_object(obj: object, src: int = 0) -> object:
+    """``obj`` of rank ``src`` on every rank (picklable objects; identity for one process)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
 def wrap_model(model: nn.Module, info: DistInfo, sync_bn: bool = False) -> nn.Module:
     """DDP-wrap ``model`` (already on ``info.device``) for multi-process runs; optional SyncBatchNorm.
 

@@ -114,43 +114,59 @@ def evaluate_coco(results: str | Path | Results, ann: str | Path | object) -> di
     return {k: (None if stats[i] < 0 else float(stats[i])) for k, i in _STATS_INDEX.items()}
 
 
-def per_keypoint_ap(results: str | Path | Results, ann: str | Path | object) -> dict[str, float | None]:
-    """AP of each keypoint alone: COCO keypoint AP where OKS uses only that keypoint.
+def per_keypoint_oks(results: str | Path | Results, ann: str | Path | object) -> dict[str, dict[str, float]]:
+    """How well each keypoint is localised on the persons that the standard evaluation found.
 
-    Every ground-truth person keeps only keypoint ``k`` (persons where it is unlabelled are ignored, as
-    COCO ignores persons without keypoints), so OKS becomes ``exp(-d_k^2 / (2 s^2 kappa_k^2))``.
-    Returns ``{keypoint name: AP or None}`` (None: no labelled instance of that keypoint).
+    Detections are matched to ground truth exactly as COCO does at OKS 0.5 (all areas, at most 20 per
+    image); for every matched pair and every keypoint ``k`` labelled in the ground truth, the single-keypoint
+    similarity ``OKS_k = exp(-d_k^2 / (2 * area * kappa_k^2))`` is computed (``kappa = 2 * sigma``, the
+    pycocotools form). Returns ``{keypoint name: {"n": pairs, "oks": mean OKS_k, "acc50": share with
+    OKS_k >= 0.5, "acc75": share >= 0.75}}`` (values 0 when ``n == 0``).
     """
+    from .structures import OKS_SIGMAS
+
     coco_gt = load_coco_gt(ann)
     results = load_results(results)
-    out: dict[str, float | None] = {}
-    for k, name in enumerate(KEYPOINT_NAMES):
-        data = copy.deepcopy(coco_gt.dataset)
-        labelled = 0
-        for a in data["annotations"]:
-            kp = list(a.get("keypoints") or [0] * NUM_KEYPOINTS * 3)
-            v = kp[3 * k + 2]
-            a["keypoints"] = [0] * (NUM_KEYPOINTS * 3)
-            a["keypoints"][3 * k: 3 * k + 3] = kp[3 * k: 3 * k + 3]
-            a["num_keypoints"] = int(v > 0)
-            labelled += int(v > 0 and not a.get("iscrowd", 0))
-        if labelled == 0 or not results:
-            out[name] = None if labelled == 0 else 0.0
-            continue
-        ap = _run_cocoeval(_coco_from_dict(data), results).stats[0]
-        out[name] = None if ap < 0 else float(ap)
+    per_k: list[list[float]] = [[] for _ in range(NUM_KEYPOINTS)]
+    if results:
+        ev = _run_cocoeval(coco_gt, results)
+        variances = (OKS_SIGMAS * 2) ** 2
+        for e in ev.evalImgs:
+            if e is None or list(e["aRng"]) != list(ev.params.areaRng[0]):
+                continue
+            for dt_id, gt_id in zip(e["dtIds"], e["dtMatches"][0]):
+                if gt_id <= 0:
+                    continue
+                gt = coco_gt.anns[int(gt_id)]
+                if gt.get("iscrowd", 0):
+                    continue
+                g = np.asarray(gt["keypoints"], dtype=np.float64).reshape(NUM_KEYPOINTS, 3)
+                d = np.asarray(ev.cocoDt.anns[dt_id]["keypoints"], dtype=np.float64).reshape(NUM_KEYPOINTS, 3)
+                sq = ((d[:, :2] - g[:, :2]) ** 2).sum(axis=1)
+                oks = np.exp(-sq / variances / (gt["area"] + np.spacing(1)) / 2)
+                for k in np.nonzero(g[:, 2] > 0)[0]:
+                    per_k[k].append(float(oks[k]))
+    out = {}
+    for name, values in zip(KEYPOINT_NAMES, per_k):
+        v = np.asarray(values)
+        out[name] = {"n": int(v.size), "oks": float(v.mean()) if v.size else 0.0,
+                     "acc50": float((v >= 0.5).mean()) if v.size else 0.0,
+                     "acc75": float((v >= 0.75).mean()) if v.size else 0.0}
     return out
 
 
-def format_table(summary: dict[str, float | None], per_keypoint: dict[str, float | None] | None = None) -> str:
-    """The summary (and per-keypoint AP) as a fixed-width text table, values in percent."""
+def format_table(summary: dict[str, float | None], per_keypoint: dict[str, dict] | None = None) -> str:
+    """The summary (and the per-keypoint breakdown) as fixed-width text, values in percent."""
     def pct(v: float | None) -> str:
-        return "   -" if v is None else f"{100 * v:5.1f}"
+        return "    -" if v is None else f"{100 * v:5.1f}"
 
-    lines = ["  ".join(f"{k:>5}" for k in summary), "  ".join(pct(v) for v in summary.values())]
+    lines = [" ".join(f"{k:>5}" for k in summary), " ".join(pct(v) for v in summary.values())]
     if per_keypoint:
-        lines += ["", "per-keypoint AP (OKS of that keypoint alone):"]
-        lines += [f"  {name:<15}{pct(v)}" for name, v in per_keypoint.items()]
+        lines += ["", "per keypoint, on matched persons (OKS_k: that keypoint's OKS term):",
+                  f"  {'keypoint':<15}{'n':>5} {'OKS_k':>5} {'>=.50':>5} {'>=.75':>5}"]
+        for name, v in per_keypoint.items():
+            cells = [pct(v[k]) if v["n"] else pct(None) for k in ("oks", "acc50", "acc75")]
+            lines.append(f"  {name:<15}{v['n']:>5} " + " ".join(cells))
     return "\n".join(lines)
 
 
@@ -191,25 +207,33 @@ def detection_boxes_by_image(path: str | Path) -> dict[int, tuple[np.ndarray, np
     return {k: (np.asarray(v)[:, :4], np.asarray(v)[:, 4]) for k, v in out.items()}
 
 
+def limit_images(coco_gt, max_images: int | None):
+    """The first ``max_images`` images (annotation-file order) of ``coco_gt`` with their annotations."""
+    if not max_images or max_images >= len(coco_gt.dataset["images"]):
+        return coco_gt
+    data = dict(coco_gt.dataset)
+    data["images"] = data["images"][:max_images]
+    keep = {img["id"] for img in data["images"]}
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    return _coco_from_dict(data)
+
+
 def predict_coco(estimator: Callable, ann: str | Path | object, images_dir: str | Path, boxes: str = "gt",
-                 max_images: int | None = None, progress: bool = False) -> list[dict]:
+                 progress: bool = False) -> list[dict]:
     """Run ``estimator`` (a :class:`~hrgcnet.pipeline.PoseEstimator`) over the images of ``ann``.
 
     Args:
         boxes: ``"gt"`` (ground-truth boxes of all non-crowd persons, box_score 1), the path of a COCO
             detection results json, or ``"detector"`` (the estimator's own detector on every image).
-        max_images: evaluate only the first images (in annotation-file order).
 
     Returns:
         COCO keypoint results (``PoseResult.to_coco_json`` of every image).
     """
-    from .io import load_image
-
     coco_gt = load_coco_gt(ann)
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
         raise DatasetError(f"image folder not found: {images_dir}")
-    images = coco_gt.dataset["images"][:max_images] if max_images else coco_gt.dataset["images"]
+    images = coco_gt.dataset["images"]
     if boxes == "gt":
         per_image = {k: (v, np.ones(len(v))) for k, v in gt_boxes_by_image(coco_gt).items()}
     elif boxes == "detector":
@@ -223,12 +247,12 @@ def predict_coco(estimator: Callable, ann: str | Path | object, images_dir: str 
                            f"e.g. {missing[0]}")
     results: list[dict] = []
     for img in _progress(todo, progress, "eval"):
-        image = load_image(images_dir / img["file_name"])
+        path = images_dir / img["file_name"]
         if per_image is None:
-            res = estimator(image)
+            res = estimator(path, image_id=img["id"], file_name=img["file_name"])
         else:
             b, s = per_image[img["id"]]
-            res = estimator(image, boxes=b, box_scores=s)
+            res = estimator(path, boxes=b, box_scores=s)
         results.extend(res.to_coco_json(img["id"]))
     return results
 
@@ -243,26 +267,22 @@ def _progress(items: Sequence, enabled: bool, desc: str) -> Iterable:
 
 def evaluate_model(model, ann: str | Path, images_dir: str | Path, input_hw: tuple[int, int],
                    flip_test: bool = True, max_images: int | None = None, progress: bool = False,
+                   refine: str = "quarter", channels_last: bool = False,
                    ) -> tuple[dict[str, float | None], list[dict]]:
     """GT-box COCO AP of an in-memory ``model`` (training validation); returns ``(summary, results)``.
 
-    Uses ``PoseEstimator.from_model``, so validation scores exactly what inference would produce. The
-    model is put in eval mode and restored to its previous mode afterwards.
+    Uses ``PoseEstimator.from_model`` (fp32, OKS-NMS, ``refine`` decoding), so validation scores exactly
+    what inference would produce. The model is put in eval mode and restored to its previous mode afterwards.
     """
     from .pipeline import PoseEstimator
 
     was_training = model.training
     model.eval()
     try:
-        coco_gt = load_coco_gt(ann)
-        est = PoseEstimator.from_model(model, input_hw=input_hw, flip_test=flip_test)
-        results = predict_coco(est, coco_gt, images_dir, boxes="gt", max_images=max_images, progress=progress)
-        if max_images:
-            keep = {img["id"] for img in coco_gt.dataset["images"][:max_images]}
-            data = dict(coco_gt.dataset)
-            data["images"] = [i for i in data["images"] if i["id"] in keep]
-            data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
-            coco_gt = _coco_from_dict(data)
+        coco_gt = limit_images(load_coco_gt(ann), max_images)
+        est = PoseEstimator.from_model(model, input_hw=input_hw, flip_test=flip_test, refine=refine,
+                                       channels_last=channels_last)
+        results = predict_coco(est, coco_gt, images_dir, boxes="gt", progress=progress)
         return evaluate_coco(results, coco_gt), results
     finally:
         model.train(was_training)

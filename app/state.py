@@ -1,0 +1,242 @@
+"""What the app keeps between calls: limits, the model choices and their cards, the shared model and
+detector cache (one per process, loaded once), and each user's cached results (kept in ``gr.State``).
+
+Models are shared by all users: loading one takes about a second and its weights hundreds of MB.
+Results belong to one user and hold everything a redraw needs (the image at display size, the
+:class:`~hrgcnet.pipeline.PoseResult` with heatmaps, crops and GC attention maps), so that changing a
+threshold or a display option redraws without running the network again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from hrgcnet.detectors import Detector, create_detector, detector_label
+from hrgcnet.io import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
+from hrgcnet.models import get_spec, list_models
+from hrgcnet.models.weights import default_weights_path, read_metadata
+from hrgcnet.pipeline import PoseEstimator, PoseResult, parse_input_hw
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else default
+
+
+def env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, "").strip() or default)
+    except ValueError:
+        return default
+
+
+# ------------------------------------------------------------------------------------------- limits
+
+#: Largest upload (bytes) and image (pixels) the app accepts: the library's limits (``hrgcnet.io``).
+MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES
+MAX_PIXELS = MAX_IMAGE_PIXELS
+#: Persons per image the app runs the network on (highest box scores first).
+MAX_PERSONS = env_int("HRGCNET_APP_MAX_PERSONS", 10)
+#: Inference events that may run at once (one shared queue for every handler that runs a network).
+INFERENCE_CONCURRENCY = max(1, env_int("HRGCNET_APP_CONCURRENCY", 1))
+#: Live webcam streams served at once, and the seconds one stream may last before it must be restarted.
+LIVE_SESSIONS = max(1, env_int("HRGCNET_APP_LIVE_SESSIONS", 2))
+LIVE_TIME_LIMIT_S = env_int("HRGCNET_APP_LIVE_TIME_LIMIT_S", 300)
+#: Events waiting in the queue before new ones are refused.
+QUEUE_MAX_SIZE = env_int("HRGCNET_APP_QUEUE_SIZE", 32)
+#: Wall-time bound of one attribution, seconds (Integrated Gradients steps are cut to fit).
+ATTRIBUTION_BUDGET_S = env_float("HRGCNET_APP_ATTRIBUTION_BUDGET_S", 20.0)
+#: Longer side of the images kept per user and drawn on (keypoints stay in original pixels).
+DISPLAY_MAX_SIDE = env_int("HRGCNET_APP_DISPLAY_MAX_SIDE", 1600)
+#: Seconds a user's cached results live after their last use.
+STATE_TTL_S = env_int("HRGCNET_APP_STATE_TTL_S", 1800)
+#: Box score below which the detectors drop boxes (the box-threshold slider starts here).
+DETECTOR_MIN_SCORE = 0.25
+#: Models kept loaded at once (least recently used is dropped).
+MAX_LOADED_MODELS = max(1, env_int("HRGCNET_APP_MAX_MODELS", 2))
+
+INPUT_SIZES = ("256x192", "384x288", "128x96")
+DEFAULT_INPUT_SIZE = "256x192"
+DETECTORS = (
+    ("YOLO (Ultralytics; falls back to SSD offline)", "yolo"),
+    ("whole image is one person", "full"),
+    ("SSDLite (offline CPU detector)", "ssd"),
+    ("my boxes (draw or type below)", "boxes"),
+)
+#: The models the app offers, in this order (the ``-table1`` presets are for the analysis app).
+APP_MODELS = ("hrgcnet-w32", "hrgcnet-w48", "hrnet-w32", "hrnet-w48")
+#: Models enabled when no model has committed weights (untrained, with a warning).
+UNTRAINED_FALLBACK_MODELS = ("hrgcnet-w32", "hrnet-w32")
+
+
+# ------------------------------------------------------------------------------------ model choices
+
+def has_weights(name: str) -> bool:
+    return default_weights_path(name) is not None
+
+
+def enabled_models() -> list[str]:
+    """Models the UI offers: those with committed weights; when none has any, hrgcnet-w32 and hrnet-w32
+    run untrained (the UI says so)."""
+    known = set(list_models())
+    names = [n for n in APP_MODELS if n in known and has_weights(n)]
+    return names or [n for n in UNTRAINED_FALLBACK_MODELS if n in known]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """``(label, name)`` pairs for the model dropdown."""
+    return [(get_spec(n).label + ("" if has_weights(n) else " (untrained)"), n) for n in enabled_models()]
+
+
+def model_card(name: str) -> str:
+    """One line: where the model's weights come from and their measured AP, or that it is untrained."""
+    spec = get_spec(name)
+    path = default_weights_path(name)
+    if path is None:
+        return (f"**{spec.label}**: no trained weights yet, it runs with **untrained (random) weights**: "
+                "keypoints are noise. Useful only to explore the architecture (heatmaps, GC attention).")
+    meta = read_metadata(path)
+    ap = meta.get("ap", meta.get("AP"))
+    source = meta.get("source") or meta.get("data") or "this project's training run"
+    if isinstance(source, (list, tuple)):
+        source = ", ".join(str(s) for s in source)
+    ap_text = f"measured AP {float(ap):.3f}" if isinstance(ap, (int, float)) else "AP not recorded"
+    where = f" on {meta['val_ann']}" if meta.get("val_ann") and ap_text.startswith("measured") else ""
+    size = meta.get("input_size") or meta.get("input_hw")
+    size_text = f", input {size[0]}x{size[1]}" if isinstance(size, (list, tuple)) and len(size) == 2 else ""
+    return f"**{spec.label}**: weights `{path.name}` trained on {source}{size_text}; {ap_text}{where}."
+
+
+def untrained_banner(names: list[str] | None = None) -> str:
+    """The warning shown at the top while any offered model runs with untrained weights ('' if none)."""
+    names = enabled_models() if names is None else names
+    untrained = [get_spec(n).label for n in names if not has_weights(n)]
+    if not untrained:
+        return ""
+    return ("⚠️ **Untrained weights: keypoints are noise.** No trained weights are committed for "
+            f"{', '.join(untrained)}, so these models run with a random initialisation. The app works end "
+            "to end (detection, heatmaps, GC attention, attributions), but the poses mean nothing yet.")
+
+
+# ------------------------------------------------------------------------------------- shared cache
+
+@dataclass
+class LoadedModel:
+    """A network loaded once and shared by every user, with what the UI must say about it."""
+
+    name: str
+    estimator: PoseEstimator  # built with the 'full' detector; its .model is the shared network
+    untrained: bool
+    notes: list[str]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class ModelCache:
+    """Networks by model name and detectors by name, loaded on first use (thread-safe, LRU-bounded)."""
+
+    def __init__(self, max_models: int = MAX_LOADED_MODELS) -> None:
+        self.max_models = max_models
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._detectors: dict[str, Detector] = {}
+        self._lock = threading.Lock()
+
+    def model(self, name: str) -> LoadedModel:
+        """The shared network ``name`` with its committed weights (random init when there are none)."""
+        with self._lock:
+            if name in self._models:
+                self._models.move_to_end(name)
+                return self._models[name]
+            est = PoseEstimator(name, weights="default", device="auto", detector="full")
+            loaded = LoadedModel(name, est, est.untrained, list(est.notes))
+            self._models[name] = loaded
+            while len(self._models) > self.max_models:
+                self._models.popitem(last=False)
+            return loaded
+
+    def detector(self, name: str) -> Detector:
+        """The shared detector ``name`` (``yolo``, ``ssd``, ``full``); ``yolo`` falls back offline."""
+        with self._lock:
+            if name not in self._detectors:
+                with warnings.catch_warnings():  # a fallback is reported through the detector's notes
+                    warnings.simplefilter("ignore", UserWarning)
+                    self._detectors[name] = create_detector(name, min_score=DETECTOR_MIN_SCORE)
+            return self._detectors[name]
+
+    def estimator(self, model: str, detector: Detector, input_size: str, flip_test: bool,
+                  oks_nms: bool = True) -> tuple[PoseEstimator, LoadedModel]:
+        """A cheap :class:`PoseEstimator` around the shared network with these settings.
+
+        Use it inside ``with loaded.lock:``: GC attention capture writes into the shared network.
+        """
+        loaded = self.model(model)
+        base = loaded.estimator
+        est = PoseEstimator.from_model(base.model, input_hw=parse_input_hw(input_size), device=base.device,
+                                       detector=detector, flip_test=flip_test, precision=base.precision,
+                                       max_persons=MAX_PERSONS, oks_nms=oks_nms, channels_last=base.channels_last,
+                                       name=model)
+        return est, loaded
+
+    def loaded_names(self) -> list[str]:
+        with self._lock:
+            return list(self._models)
+
+
+#: The process-wide cache every handler uses.
+MODELS = ModelCache()
+
+
+# -------------------------------------------------------------------------------------- user state
+
+@dataclass
+class Run:
+    """One model's result on one image, cached per user (``gr.State``).
+
+    Attributes:
+        result: the pose result with heatmaps, crops and (for HRGCNet) GC attention maps.
+        display: the image ``(h, w, 3)`` uint8 at display size; ``display_scale`` = display / original.
+        model, input_size, flip_test, detector: the settings it ran with; ``untrained``: random weights.
+        source: the input file it came from (to check that a comparison uses the same image).
+        image_id: COCO image id written into the JSON results.
+    """
+
+    result: PoseResult
+    display: np.ndarray
+    display_scale: float
+    model: str
+    input_size: str
+    flip_test: bool
+    detector: str
+    untrained: bool
+    source: str
+    image_id: int
+
+
+@dataclass
+class Session:
+    """Everything one user's redraws need: the main run and, after a comparison, the other model's run
+    on the same boxes."""
+
+    run: Run | None = None
+    other: Run | None = None
+
+
+def display_image(image: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> tuple[np.ndarray, float]:
+    """``image`` shrunk so its longer side is at most ``max_side`` -> ``(image, scale)``."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return image, 1.0
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+
+
+def detector_text(detector: Detector) -> str:
+    """``"yolo (yolo11n.pt)"``, ``"ssd"``, ... for the timings line."""
+    return detector_label(detector)

@@ -1,0 +1,122 @@
+"""Live webcam: one pose overlay per frame, a few frames per second on a CPU.
+
+Frames are skipped, never queued: a frame is dropped when the previous one of the same session is still
+being processed, when the shared network is busy with another request, or when it comes sooner than
+``1 / LIVE_MAX_FPS`` after the start of the last processed frame. (Gradio's webcam also sends no new frame while an
+event is pending.) The achieved FPS is measured over the last ``FPS_WINDOW`` processed frames.
+
+Per-session state is a small :class:`LiveState` (a bounded deque of times and counters), carried by
+``gr.State``: memory does not grow with the number of frames.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from hrgcnet import viz
+from hrgcnet.io import load_image
+from hrgcnet.models import get_spec
+
+from .state import MODELS, env_float
+
+#: Processed frames the achieved FPS is measured over.
+FPS_WINDOW = 10
+#: Frames are shrunk to this longer side before detection (speed on CPU).
+LIVE_MAX_SIDE = 640
+#: At most this many frames per second are processed per session.
+LIVE_MAX_FPS = env_float("HRGCNET_APP_LIVE_MAX_FPS", 10.0)
+#: Sessions whose in-flight lock is remembered (least recently used forgotten).
+MAX_SESSIONS = 256
+
+
+@dataclass
+class LiveState:
+    """One session's live-webcam state: times of the last processed frames and counters."""
+
+    done_times: deque = field(default_factory=lambda: deque(maxlen=FPS_WINDOW))
+    processed: int = 0
+    skipped: int = 0
+    last_ms: float = 0.0
+    last_start: float = float("-inf")  # perf_counter() when the last processed frame started
+
+    def fps(self) -> float:
+        """Processed frames per second over the window (0 until two frames are done)."""
+        if len(self.done_times) < 2:
+            return 0.0
+        span = self.done_times[-1] - self.done_times[0]
+        return (len(self.done_times) - 1) / span if span > 0 else 0.0
+
+
+_session_locks: OrderedDict[str, threading.Lock] = OrderedDict()
+_registry_lock = threading.Lock()
+
+
+def _session_lock(key: str) -> threading.Lock:
+    with _registry_lock:
+        lock = _session_locks.pop(key, None) or threading.Lock()
+        _session_locks[key] = lock
+        while len(_session_locks) > MAX_SESSIONS:
+            _session_locks.popitem(last=False)
+        return lock
+
+
+def status_text(live: LiveState, model: str, note: str = "") -> str:
+    text = (f"**{live.fps():.1f} FPS achieved** (last {min(live.processed, FPS_WINDOW)} processed frames) · "
+            f"{live.processed} processed, {live.skipped} skipped · last frame {live.last_ms:.0f} ms · "
+            f"{get_spec(model).label}")
+    return text + (f" · {note}" if note else "")
+
+
+def process_frame(frame: np.ndarray | None, live: LiveState | None, model: str, detector: str, input_size: str,
+                  flip_test: bool, kpt_thr: float, box_thr: float, session_key: str = "local"
+                  ) -> tuple[np.ndarray | None, str, LiveState]:
+    """Pose overlay of one webcam frame, or None when the frame is skipped.
+
+    Args:
+        frame: ``(H, W, 3)`` uint8 RGB (or None before the camera starts).
+        live: this session's state (None at the first frame).
+        detector: ``yolo``, ``ssd`` or ``full`` (``boxes`` means ``full`` here).
+        session_key: identifies the session for frame skipping (Gradio's session hash).
+
+    Returns:
+        ``(overlay or None, status markdown, state)``.
+    """
+    live = live if live is not None else LiveState()
+    if frame is None:
+        return None, "waiting for the camera", live
+    start = time.perf_counter()
+    lock = _session_lock(session_key)
+    if start - live.last_start < 1.0 / LIVE_MAX_FPS or not lock.acquire(blocking=False):
+        live.skipped += 1
+        return None, status_text(live, model), live
+    try:
+        image = load_image(frame)
+        scale = min(1.0, LIVE_MAX_SIDE / max(image.shape[:2]))
+        if scale < 1.0:
+            size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        det = MODELS.detector("full" if detector == "boxes" else detector)
+        est, loaded = MODELS.estimator(model, det, input_size, bool(flip_test))
+        if not loaded.lock.acquire(blocking=False):  # the network serves another request: drop this frame
+            live.skipped += 1
+            return None, status_text(live, model, "network busy"), live
+        try:
+            result = est(image)
+        finally:
+            loaded.lock.release()
+        result = result.select(result.box_scores >= float(box_thr))
+        overlay = viz.draw_poses(image, result, kpt_thr=float(kpt_thr))
+        live.processed += 1
+        live.last_start = start
+        live.done_times.append(time.perf_counter())
+        live.last_ms = (live.done_times[-1] - start) * 1000
+    finally:
+        lock.release()
+    note = "untrained weights: keypoints are noise" if loaded.untrained else ""
+    return overlay, status_text(live, model, note), live

@@ -1,0 +1,194 @@
+"""Layout and event wiring of the Gradio app (no logic: every event calls a function of ``app.handlers``).
+
+Endpoints (``api_name``; callable with ``gradio_client``): ``/predict``, ``/redraw``, ``/compare``,
+``/redraw_compare``, ``/heatmaps``, ``/attention``, ``/attribution``, ``/model_card``, ``/live``.
+Events that run a network share one queue (``concurrency_id="inference"``); redraws have their own. A live
+webcam stream is one long event: streams have their own slots (``"live"``) and share the network with
+the other events by skipping frames while it is busy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from hrgcnet.attribution import METHODS as ATTRIBUTION_METHODS
+from hrgcnet.structures import KEYPOINT_NAMES
+
+from . import handlers, state
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+EXAMPLES = ("three_people.jpg", "cameraman.jpg", "astronaut.jpg", "cat.jpg")
+INFERENCE = "inference"
+#: System fonts only: the page fetches no web font.
+THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                       font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
+CSS = """
+.banner {border: 1px solid #e0a800; background: #fff8e1; border-radius: 8px; padding: 4px 12px;}
+.banner p {color: #5c4400;}
+"""
+INTRO = """# HRGCNet: human pose estimation with global context
+HRNet whose bottlenecks carry **GCNet global-context blocks**. Upload a photo (or paste one, or take a
+webcam snapshot), pick a model and a person detector, and press **Estimate poses**. Then compare with
+plain HRNet on the same persons, look at the heatmaps, at the GC attention maps and at attributions.
+"""
+LIMITS = (f"Limits: uploads up to {state.MAX_UPLOAD_BYTES // 2**20} MB and {state.MAX_PIXELS / 1e6:.0f} megapixels; "
+          f"the {state.MAX_PERSONS} persons with the highest box scores; attributions cut to about "
+          f"{state.ATTRIBUTION_BUDGET_S:.0f} s. Boxes below a box score of {state.DETECTOR_MIN_SCORE} are never kept. "
+          "OpenCV 5 has no HOG people detector any more: the offline detector is SSDLite-MobileNetV2.")
+
+
+def build_demo() -> gr.Blocks:
+    """The whole app as a ``gr.Blocks`` (not launched; see :func:`launch`)."""
+    models = state.model_choices()
+    first_model = models[0][1]
+    with gr.Blocks(title="HRGCNet pose estimation", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        session = gr.State(None, time_to_live=state.STATE_TTL_S)
+        pending_corner = gr.State(None)
+        live_state = gr.State(None)
+
+        gr.Markdown(INTRO)
+        banner_text = state.untrained_banner()
+        gr.Markdown(banner_text, visible=bool(banner_text), elem_classes=["banner"], elem_id="untrained-banner")
+
+        with gr.Row():
+            with gr.Column(scale=1):
+                image = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard", "webcam"],
+                                 label="Input image (upload, paste, webcam snapshot; click two corners to draw a box)",
+                                 elem_id="input-image", height=420)
+                gr.Examples(examples=[[str(ASSETS_DIR / name)] for name in EXAMPLES if (ASSETS_DIR / name).is_file()],
+                            inputs=[image], label="Examples (licences in assets/README.md)", cache_examples=False)
+                model = gr.Dropdown(models, value=first_model, label="Model", elem_id="model")
+                card = gr.Markdown(state.model_card(first_model), elem_id="model-card")
+                with gr.Row():
+                    input_size = gr.Radio(list(state.INPUT_SIZES), value=state.DEFAULT_INPUT_SIZE,
+                                          label="Input size (HxW)")
+                    flip_test = gr.Checkbox(True, label="Flip test (twice the time)")
+                detector = gr.Radio(list(state.DETECTORS), value="yolo", label="Person detector")
+                boxes_text = gr.Textbox(label="My boxes (x1, y1, x2, y2; one box per 4 numbers)",
+                                        placeholder="e.g. 40, 20, 300, 500; 320, 30, 560, 480", lines=1)
+                box_hint = gr.Markdown("Click two opposite corners on the input image to add a box.")
+                run = gr.Button("Estimate poses", variant="primary", elem_id="run")
+            with gr.Column(scale=1):
+                overlay = gr.Image(label="Keypoints", type="numpy", interactive=False, elem_id="overlay",
+                                   format="png", height=420)
+                with gr.Row():
+                    kpt_thr = gr.Slider(0.0, 1.0, value=0.3, step=0.01, label="Keypoint score threshold")
+                    box_thr = gr.Slider(state.DETECTOR_MIN_SCORE, 1.0, value=0.5, step=0.01,
+                                        label="Box score threshold")
+                with gr.Row():
+                    show_boxes = gr.Checkbox(True, label="Show boxes")
+                    label = gr.Radio(list(handlers.LABELS), value="instance_score", label="Box labels")
+                timings = gr.Markdown(elem_id="timings")
+                notes = gr.Markdown(elem_id="notes")
+                persons = gr.Dataframe(headers=handlers.PERSON_COLUMNS, label="Persons", interactive=False,
+                                       elem_id="persons")
+                with gr.Row():
+                    json_file = gr.File(label="COCO results (JSON)", interactive=False)
+                    png_file = gr.File(label="Overlay (PNG)", interactive=False)
+
+        person = gr.Dropdown([], label="Person (for heatmaps, GC attention and attributions)", elem_id="person",
+                             allow_custom_value=True)
+        with gr.Tabs():
+            with gr.Tab("HRNet vs HRGCNet"):
+                gr.Markdown("Runs the other family (HRNet <-> HRGCNet, same width) on **the same boxes** and "
+                            "measures per-keypoint disagreement: distance / sqrt(box area), and the OKS between the "
+                            "two predictions.")
+                compare_btn = gr.Button("Compare", elem_id="compare")
+                with gr.Row():
+                    left = gr.Image(label="HRNet", interactive=False, format="png")
+                    right = gr.Image(label="HRGCNet", interactive=False, format="png")
+                compare_summary = gr.Markdown()
+                compare_plot = gr.Plot(label="Disagreement per keypoint")
+                compare_table = gr.Dataframe(headers=["keypoint", "mean distance / box size", "mean distance (px)"],
+                                             label="Disagreement per keypoint", interactive=False)
+            with gr.Tab("Heatmaps"):
+                heatmap_plot = gr.Plot(label="Heatmaps of the chosen person (hover for values)")
+                with gr.Row():
+                    heatmap_crop = gr.Image(label="All keypoints merged, on the crop", interactive=False)
+                    heatmap_image = gr.Image(label="Everyone's merged heatmaps, on the image", interactive=False)
+            with gr.Tab("GC attention"):
+                block = gr.Dropdown([], label="GC block (stage . module . branch . block)", elem_id="block",
+                                    allow_custom_value=True)
+                with gr.Row():
+                    attention_img = gr.Image(label="α on the crop", interactive=False)
+                    attention_plot = gr.Plot(label="α (hover for values)")
+                attention_note = gr.Markdown(handlers.ATTENTION_NOTE)
+            with gr.Tab("Attribution"):
+                with gr.Row():
+                    keypoint = gr.Dropdown(list(KEYPOINT_NAMES), value="left_wrist", label="Keypoint")
+                    method = gr.Radio([("Integrated Gradients", ATTRIBUTION_METHODS[0]),
+                                       ("Saliency", ATTRIBUTION_METHODS[1])], value=ATTRIBUTION_METHODS[0],
+                                      label="Method")
+                    n_steps = gr.Slider(2, 32, value=8, step=1, label="Integrated Gradients steps")
+                attribute_btn = gr.Button("Explain this keypoint")
+                with gr.Row():
+                    attribution_img = gr.Image(label="Attribution on the crop", interactive=False)
+                    attribution_text = gr.Markdown()
+            with gr.Tab("Live webcam"):
+                gr.Markdown("Streams webcam frames through the chosen model and detector (flip test as set "
+                            "above). Frames that arrive while one is processed are skipped, not queued.")
+                with gr.Row():
+                    live_in = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam")
+                    live_out = gr.Image(label="Live keypoints", interactive=False)
+                live_status = gr.Markdown()
+        gr.Markdown(LIMITS)
+
+        # ---------------------------------------------------------------------------------- events
+        settings = [model, input_size, detector, flip_test, boxes_text]
+        display = [kpt_thr, box_thr, show_boxes, label]
+        heat_out = [heatmap_plot, heatmap_crop, heatmap_image]
+        att_out = [attention_img, attention_plot, attention_note]
+
+        model.change(handlers.model_card, [model], [card], api_name="model_card", queue=False)
+        image.select(handlers.add_box_corner, [pending_corner, boxes_text],
+                     [pending_corner, boxes_text, box_hint, detector], api_visibility="private", queue=False)
+        run.click(handlers.predict, [image, *settings, *display],
+                  [overlay, persons, timings, notes, json_file, png_file, session, person, block],
+                  api_name="predict", concurrency_id=INFERENCE, concurrency_limit=state.INFERENCE_CONCURRENCY
+                  ).success(handlers.heatmaps, [session, person], heat_out, api_name="heatmaps_after_predict",
+                            api_visibility="private",
+                            show_progress="hidden"
+                  ).success(handlers.attention, [session, person, block], att_out, api_name="attention_after_predict",
+                            api_visibility="private",
+                            show_progress="hidden")
+        gr.on([kpt_thr.release, box_thr.release, show_boxes.input, label.input], handlers.redraw,
+              [session, *display], [overlay, persons, json_file, png_file], api_name="redraw",
+              trigger_mode="always_last", concurrency_id="redraw", concurrency_limit=4, show_progress="hidden")
+        gr.on([kpt_thr.release, box_thr.release], handlers.redraw_compare, [session, kpt_thr, box_thr],
+              [left, right, compare_table, compare_plot, compare_summary], api_name="redraw_compare",
+              trigger_mode="always_last", concurrency_id="redraw", concurrency_limit=4, show_progress="hidden")
+        compare_btn.click(handlers.compare, [image, session, kpt_thr, box_thr],
+                          [left, right, compare_table, compare_plot, compare_summary, session], api_name="compare",
+                          concurrency_id=INFERENCE, concurrency_limit=state.INFERENCE_CONCURRENCY)
+        person.input(handlers.heatmaps, [session, person], heat_out, api_name="heatmaps",
+                     concurrency_id="redraw", concurrency_limit=4)
+        person.input(handlers.attention, [session, person, block], att_out, api_name="attention_of_person",
+                     api_visibility="private",
+                     concurrency_id="redraw", concurrency_limit=4)
+        block.input(handlers.attention, [session, person, block], att_out, api_name="attention",
+                    concurrency_id="redraw", concurrency_limit=4)
+        attribute_btn.click(handlers.attribution, [session, person, keypoint, method, n_steps],
+                            [attribution_img, attribution_text], api_name="attribution",
+                            concurrency_id=INFERENCE, concurrency_limit=state.INFERENCE_CONCURRENCY)
+        live_in.stream(handlers.live, [live_in, live_state, model, detector, input_size, flip_test, kpt_thr, box_thr],
+                       [live_out, live_status, live_state], api_name="live", stream_every=0.25,
+                       time_limit=state.LIVE_TIME_LIMIT_S, concurrency_id="live",
+                       concurrency_limit=state.LIVE_SESSIONS, show_progress="hidden")
+    return demo
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, block: bool = False,
+           **kwargs) -> tuple:
+    """Queue and launch ``demo`` with the app's limits; ``block=False`` returns at once (tests).
+
+    Extra ``kwargs`` go to ``gr.Blocks.launch``.
+    """
+    demo.queue(default_concurrency_limit=state.INFERENCE_CONCURRENCY, max_size=state.QUEUE_MAX_SIZE)
+    options = dict(server_name=host, server_port=port, max_file_size=state.MAX_UPLOAD_BYTES,
+                   prevent_thread_lock=not block, share=False, show_error=True, ssr_mode=False, enable_monitoring=False,
+                   allowed_paths=[str(ASSETS_DIR)], theme=THEME, css=CSS, state_session_capacity=64,
+                   footer_links=["api", "settings"])
+    options.update(kwargs)
+    return demo.launch(**options)

@@ -1,0 +1,162 @@
+import contextlib
+import io
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from hrgcnet.cli import main
+from hrgcnet.errors import DatasetError
+from hrgcnet.evaluate import (SUMMARY_KEYS, evaluate_coco, format_table, gt_boxes_by_image, limit_images,
+                              load_coco_gt, per_keypoint_oks, predict_coco)
+from hrgcnet.structures import KEYPOINT_NAMES
+
+
+def gt_as_results(ann_path) -> list[dict]:
+    """Ground truth turned into COCO results (unlabelled keypoints at the box centre, score 1)."""
+    data = json.loads(ann_path.read_text())
+    out = []
+    for a in data["annotations"]:
+        if a["iscrowd"] or a["num_keypoints"] == 0:
+            continue
+        kp = np.asarray(a["keypoints"], float).reshape(17, 3)
+        x, y, w, h = a["bbox"]
+        kp[kp[:, 2] == 0, :2] = (x + w / 2, y + h / 2)
+        kp[:, 2] = 1.0
+        out.append({"image_id": a["image_id"], "category_id": 1, "keypoints": kp.ravel().tolist(), "score": 1.0})
+    return out
+
+
+def perturbed(results, seed=0, sigma=4.0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for r in results:
+        kp = np.asarray(r["keypoints"]).reshape(17, 3).copy()
+        kp[:, :2] += rng.normal(0, sigma, (17, 2))
+        out.append(dict(r, keypoints=kp.ravel().tolist(), score=float(rng.uniform(0.1, 1))))
+    return out
+
+
+def pycocotools_direct(results, ann_path) -> list[float]:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(ann_path))
+        ev = COCOeval(gt, gt.loadRes(json.loads(json.dumps(results))), "keypoints")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return list(ev.stats[:6])
+
+
+def test_ground_truth_scores_one(coco_val):
+    ann, _ = coco_val
+    res = gt_as_results(ann)
+    summary = evaluate_coco(res, ann)
+    assert list(summary) == list(SUMMARY_KEYS)
+    assert all(v == 1.0 for v in summary.values())
+    per_k = per_keypoint_oks(res, ann)
+    assert list(per_k) == list(KEYPOINT_NAMES)
+    assert all(v["n"] > 0 and v["oks"] == pytest.approx(1.0) and v["acc75"] == 1.0 for v in per_k.values())
+
+
+def test_perturbed_results_match_pycocotools(coco_val, tmp_path):
+    ann, _ = coco_val
+    res = perturbed(gt_as_results(ann))
+    summary = evaluate_coco(res, ann)
+    direct = pycocotools_direct(res, ann)
+    assert [summary[k] for k in SUMMARY_KEYS] == pytest.approx(direct, abs=1e-12)
+    assert 0.2 < summary["AP"] < 0.9  # really perturbed
+    path = tmp_path / "res.json"
+    path.write_text(json.dumps(res))
+    assert evaluate_coco(path, ann) == summary
+    per_k = per_keypoint_oks(res, ann)
+    # Face keypoints (small sigmas) suffer most from the same pixel noise.
+    assert per_k["nose"]["oks"] < per_k["left_hip"]["oks"] < 1.0
+    table = format_table(summary, per_k)
+    assert "AP50" in table and "right_ankle" in table
+
+
+def test_empty_and_bad_results(coco_val, tmp_path):
+    ann, _ = coco_val
+    assert evaluate_coco([], ann) == {k: 0.0 for k in SUMMARY_KEYS}
+    with pytest.raises(DatasetError, match="not in the annotation file"):
+        evaluate_coco([{"image_id": -7, "category_id": 1, "keypoints": [0] * 51, "score": 1}], ann)
+    with pytest.raises(DatasetError, match="keypoint values"):
+        evaluate_coco([{"image_id": 1, "keypoints": [0] * 3, "score": 1}], ann)
+    (tmp_path / "bad.json").write_text("[{")
+    with pytest.raises(DatasetError, match="not valid JSON"):
+        evaluate_coco(tmp_path / "bad.json", ann)
+    with pytest.raises(DatasetError, match="not found"):
+        evaluate_coco([], tmp_path / "missing.json")
+
+
+def test_gt_box_mode_feeds_every_person(coco_val):
+    ann, images = coco_val
+    coco = limit_images(load_coco_gt(ann), 25)
+    calls = []
+
+    def fake_estimator(image, boxes=None, box_scores=None, **kw):
+        calls.append((str(image), np.asarray(boxes), np.asarray(box_scores)))
+        return SimpleNamespace(to_coco_json=lambda image_id: [])
+
+    predict_coco(fake_estimator, coco, images, boxes="gt")
+    expected = {}
+    for a in coco.dataset["annotations"]:
+        if not a["iscrowd"]:
+            x, y, w, h = a["bbox"]
+            expected.setdefault(a["image_id"], []).append([x, y, x + w, y + h])
+    names = {img["id"]: img["file_name"] for img in coco.dataset["images"]}
+    assert len(calls) == len(expected)
+    # Persons without keypoints are fed too (the standard protocol uses every non-crowd GT box).
+    assert any(a["num_keypoints"] == 0 and not a["iscrowd"] for a in coco.dataset["annotations"])
+    for path, boxes, scores in calls:
+        image_id = next(i for i, n in names.items() if path.endswith(n))
+        assert np.allclose(boxes, expected[image_id]) and np.all(scores == 1)
+    assert set(gt_boxes_by_image(coco)) == set(expected)
+
+
+def test_missing_images_raise(coco_val, tmp_path):
+    ann, images = coco_val
+    data = json.loads(ann.read_text())
+    data["images"][0]["file_name"] = "not_there.jpg"
+    data["annotations"].append({"id": 1, "image_id": data["images"][0]["id"], "bbox": [1, 1, 10, 10],
+                                "iscrowd": 0, "category_id": 1, "keypoints": [0] * 51, "num_keypoints": 0,
+                                "area": 100})
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match="missing .* not_there.jpg"):
+        predict_coco(lambda *a, **k: None, path, images, boxes="gt")
+
+
+def test_cli_scores_a_results_file(coco_val, tmp_path, capsys):
+    ann, _ = coco_val
+    res = perturbed(gt_as_results(ann), seed=1)
+    path = tmp_path / "res.json"
+    path.write_text(json.dumps(res))
+    assert main(["eval", "--ann", str(ann), "--results", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out) == list(SUMMARY_KEYS)
+    assert [out[k] for k in SUMMARY_KEYS] == pytest.approx(pycocotools_direct(res, ann), abs=1e-12)
+    assert main(["eval", "--ann", str(ann), "--results", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "AP75" in text and "left_wrist" in text
+    assert main(["eval", "--ann", str(tmp_path / "nope.json"), "--json"]) == 2
+    assert "annotation file not found" in capsys.readouterr().err
+
+
+def test_cli_runs_a_model(coco_val, tmp_path, capsys):
+    ann, images = coco_val
+    out_path = tmp_path / "pred.json"
+    assert main(["eval", "--ann", str(ann), "--model", "hrgcnet-w32", "--weights", "none", "--input-size",
+                 "64x64", "--max-images", "4", "--no-flip", "--device", "cpu", "--json", "--out", str(out_path)]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert list(summary) == list(SUMMARY_KEYS) and all(0.0 <= v <= 1.0 for v in summary.values() if v is not None)
+    preds = json.loads(out_path.read_text())
+    coco = limit_images(load_coco_gt(ann), 4)
+    n_persons = sum(len(v) for v in gt_boxes_by_image(coco).values())
+    assert 0 < len(preds) <= n_persons and all(len(p["keypoints"]) == 51 for p in preds)
+    assert "untrained" in captured.err
