@@ -103,7 +103,7 @@ def model_card(name: str) -> str:
         return (f"**{spec.label}**: no trained weights yet, it runs with **untrained (random) weights**: "
                 "keypoints are noise. Useful only to explore the architecture (heatmaps, GC attention).")
     meta = read_metadata(path)
-    ap = meta.get("ap", meta.get("AP"))
+    ap = meta.get("ap")
     source = meta.get("source") or meta.get("data") or "this project's training run"
     if isinstance(source, (list, tuple)):
         source = ", ".join(str(s) for s in source)

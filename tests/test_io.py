@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -162,14 +164,22 @@ def test_size_limits(tmp_path, monkeypatch):
         load_image(path.read_bytes())
 
 
-def test_ultralytics_pil_patch_is_bypassed():
+def test_ultralytics_pil_patch_is_bypassed(monkeypatch):
     """Ultralytics replaces PIL.Image.open with a version that pip-installs a HEIF plugin on unknown files."""
-    pytest.importorskip("ultralytics")
-    import ultralytics.utils.patches  # noqa: F401  (applies the patch)
-
-    assert Image.open.__module__ == "ultralytics.utils.patches"
+    patches = pytest.importorskip("ultralytics.utils.patches")
+    monkeypatch.setattr(Image, "open", patches.image_open)  # as right after `import ultralytics`
     with pytest.raises(ImageError, match="not an image file"):
         load_image(b"definitely not an image")
+
+
+def test_yolo_import_restores_pil_open():
+    """Importing Ultralytics through the yolo detector leaves PIL.Image.open alone (fresh interpreter)."""
+    pytest.importorskip("ultralytics")
+    code = ("from PIL import Image; original = Image.open\n"
+            "from hrgcnet.detectors.yolo import _import_yolo; _import_yolo()\n"
+            "import ultralytics.utils.patches as p; assert p.image_open is not original\n"
+            "assert Image.open is original, Image.open")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_list_images_picks_image_suffixes_sorted(tmp_path):

@@ -60,7 +60,7 @@ def test_without_any_weights_two_untrained_models_are_offered(tmp_path, monkeypa
 
 
 def test_only_models_with_weights_are_offered_with_their_card(tmp_path, monkeypatch):
-    fake_weights(tmp_path, monkeypatch, {"hrgcnet-w48": {"model": "hrgcnet-w48", "AP": 0.7125, "input_size": [256, 192],
+    fake_weights(tmp_path, monkeypatch, {"hrgcnet-w48": {"model": "hrgcnet-w48", "ap": 0.7125, "input_size": [256, 192],
                                                          "data": ["coco/train.json"], "val_ann": "coco/val.json"}})
     assert state.enabled_models() == ["hrgcnet-w48"]
     assert state.untrained_banner() == ""
@@ -71,7 +71,7 @@ def test_only_models_with_weights_are_offered_with_their_card(tmp_path, monkeypa
 
 
 def test_counterpart_is_the_other_family_at_the_same_width(tmp_path, monkeypatch):
-    fake_weights(tmp_path, monkeypatch, {n: {"AP": 0.7} for n in ("hrnet-w32", "hrnet-w48", "hrgcnet-w32", "hrgcnet-w48")})
+    fake_weights(tmp_path, monkeypatch, {n: {"ap": 0.7} for n in ("hrnet-w32", "hrnet-w48", "hrgcnet-w32", "hrgcnet-w48")})
     assert handlers.counterpart("hrgcnet-w48") == "hrnet-w48"
     assert handlers.counterpart("hrnet-w32") == "hrgcnet-w32"
 
