@@ -50,8 +50,8 @@ def test_example_run_shows_the_overlay(launched_app):
             image.scroll_into_view_if_needed()
             size = image.bounding_box()
             image.click(position={"x": size["width"] * 0.02, "y": size["height"] * 0.3})
-        # wait for the first corner to register: a click while the previous event runs is dropped
-        page.get_by_text("click the opposite corner").wait_for(timeout=30_000)
+            # wait for the first corner to register: a click while the previous event runs is dropped
+            page.get_by_text("click the opposite corner").wait_for(timeout=30_000)
             image.click(position={"x": size["width"] * 0.30, "y": size["height"] * 0.7})  # inside the letterboxed picture
             boxes = page.get_by_label("My boxes (x1, y1, x2, y2; one box per 4 numbers)")
             sync_api.expect(boxes).to_have_value(re.compile(r"^\d+, \d+, \d+, \d+$"), timeout=30_000)
