@@ -76,6 +76,39 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def readable_uploads(component: gr.Image) -> gr.Image:
+    """``component`` (an input ``gr.Image``) with its upload preprocessing made to report unreadable files with
+    the library's message; returns the same component.
+
+    ``gr.Image`` opens every upload with ``PIL.Image.open`` before any handler runs; a text file, a PDF, an empty
+    file or a decompression bomb then fails with Gradio's generic "Could not preprocess input component ..."
+    error. Here such a file is read with :func:`hrgcnet.io.load_image` instead and its message ("not an image
+    file", "larger than the limit of 50 megapixels", ...) is raised as a ``gr.Error``. Only this one component
+    is changed (a ``gr.Image`` subclass would make Gradio write a ``.pyi`` stub next to this module).
+    """
+    preprocess = component.preprocess
+
+    @functools.wraps(preprocess)
+    def checked(payload: Any) -> Any:
+        try:
+            return preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 - PIL's errors (UnidentifiedImageError, DecompressionBombError, ...)
+            path = getattr(payload, "path", None)
+            name = getattr(payload, "orig_name", None) or "upload"
+            if path is not None:
+                try:
+                    load_image_with_notes(path)
+                except HRGCNetError as err:
+                    raise gr.Error(f"{name}: {str(err).removeprefix(f'{path}: ')}", print_exception=False) from None
+            raise gr.Error(f"{name}: cannot read this image ({type(exc).__name__}: {exc})",
+                           print_exception=False) from None
+
+    component.preprocess = checked
+    return component
+
+
 # -------------------------------------------------------------------------------------- helpers
 
 def parse_boxes(text: str | None) -> np.ndarray:
@@ -242,7 +275,7 @@ def predict(image: str | None, model: str, input_size: str, detector: str, flip_
     session = Session(run=run)
     overlay = _draw(run, kpt_thr, box_thr, show_boxes, label)
     json_path, png_path = _downloads(run, overlay, box_thr)
-    notes = load_notes + list(getattr(det, "notes", []) if detector != "boxes" else [])
+    notes = load_notes  # the detector's notes (e.g. a fallback) are in result.notes
     people = _person_choices(run)
     blocks = _block_choices(run)
     person_update = gr.update(choices=people, value=people[0][1] if people else None)

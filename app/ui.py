@@ -54,9 +54,10 @@ def build_demo() -> gr.Blocks:
 
         with gr.Row():
             with gr.Column(scale=1):
-                image = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard", "webcam"],
-                                 label="Input image (upload, paste, webcam snapshot; click two corners to draw a box)",
-                                 elem_id="input-image", height=420)
+                image = handlers.readable_uploads(gr.Image(
+                    type="filepath", image_mode=None, sources=["upload", "clipboard", "webcam"],
+                    label="Input image (upload, paste, webcam snapshot; click two corners to draw a box)",
+                    elem_id="input-image", height=420))
                 gr.Examples(examples=[[str(ASSETS_DIR / name)] for name in EXAMPLES if (ASSETS_DIR / name).is_file()],
                             inputs=[image], label="Examples (licences in assets/README.md)", cache_examples=False)
                 model = gr.Dropdown(models, value=first_model, label="Model", elem_id="model")

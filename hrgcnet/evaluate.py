@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DatasetError
+from .errors import DatasetError, UsageError
 from .structures import KEYPOINT_NAMES, NUM_KEYPOINTS
 
 SUMMARY_KEYS: tuple[str, ...] = ("AP", "AP50", "AP75", "APM", "APL", "AR")
@@ -86,12 +86,17 @@ def _run_cocoeval(coco_gt, results: list[dict]):
     if unknown:
         raise DatasetError(f"{len(unknown)} result image id(s) are not in the annotation file, "
                            f"e.g. {sorted(unknown)[0]}")
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_dt = coco_gt.loadRes(copy.deepcopy(results))
-        ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco_dt = coco_gt.loadRes(copy.deepcopy(results))
+            ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+    except (KeyError, TypeError, ValueError, IndexError) as exc:  # malformed annotations or results
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise DatasetError(f"pycocotools cannot score these annotations/results ({what}); keypoint annotations need "
+                           "image_id, bbox, area, iscrowd, keypoints and num_keypoints") from exc
     return ev
 
 
@@ -178,11 +183,29 @@ def gt_boxes_by_image(coco_gt) -> dict[int, np.ndarray]:
     for a in coco_gt.dataset["annotations"]:
         if a.get("iscrowd", 0) or a.get("category_id", 1) != 1:
             continue
-        x, y, w, h = (float(v) for v in a["bbox"])
+        x, y, w, h = _bbox_xywh(a["bbox"], f"annotation {a.get('id')} of image {a['image_id']}")
         if w <= 0 or h <= 0:
             continue
         out.setdefault(a["image_id"], []).append([x, y, x + w, y + h])
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+def _finite(value, what: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise DatasetError(f"{what} must be a number, got {str(value)[:40]!r}") from None
+    if not np.isfinite(v):
+        raise DatasetError(f"{what} must be finite, got {v}")
+    return v
+
+
+def _bbox_xywh(bbox, what: str) -> tuple[float, float, float, float]:
+    """A checked COCO ``bbox`` [x, y, w, h] (4 finite numbers) or :class:`DatasetError` naming ``what``."""
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+        raise DatasetError(f"{what}: bbox must be [x, y, w, h], got {str(bbox)[:60]}")
+    x, y, w, h = (_finite(v, f"{what}: bbox value") for v in bbox)
+    return x, y, w, h
 
 
 def detection_boxes_by_image(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -202,8 +225,11 @@ def detection_boxes_by_image(path: str | Path) -> dict[int, tuple[np.ndarray, np
             raise DatasetError(f"detection {i} of {path} needs image_id, bbox [x, y, w, h] and score")
         if d.get("category_id", 1) != 1:
             continue
-        x, y, w, h = (float(v) for v in d["bbox"])
-        out.setdefault(d["image_id"], []).append([x, y, x + w, y + h, float(d["score"])])
+        x, y, w, h = _bbox_xywh(d["bbox"], f"detection {i} of {path}")
+        score = _finite(d["score"], f"detection {i} of {path}: score")
+        if w <= 0 or h <= 0:
+            continue
+        out.setdefault(d["image_id"], []).append([x, y, x + w, y + h, score])
     return {k: (np.asarray(v)[:, :4], np.asarray(v)[:, 4]) for k, v in out.items()}
 
 
@@ -252,7 +278,10 @@ def predict_coco(estimator: Callable, ann: str | Path | object, images_dir: str 
             res = estimator(path, image_id=img["id"], file_name=img["file_name"])
         else:
             b, s = per_image[img["id"]]
-            res = estimator(path, boxes=b, box_scores=s)
+            try:
+                res = estimator(path, boxes=b, box_scores=s)
+            except UsageError as exc:  # e.g. a box of the detections file entirely outside its image
+                raise DatasetError(f"{img['file_name']} (image id {img['id']}): {exc}") from exc
         results.extend(res.to_coco_json(img["id"]))
     return results
 

@@ -105,7 +105,8 @@ def _from_bytes(data: bytes, notes: list[str], label: str) -> np.ndarray:
     except UnidentifiedImageError as exc:
         raise ImageError(f"{label}: not an image file (format not recognised)") from exc
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{label}: image too large ({exc})") from exc
+        raise ImageError(f"{label}: image too large, more than the limit of {MAX_IMAGE_PIXELS / 1e6:.0f} "
+                         f"megapixels ({exc})") from exc
     except OSError as exc:
         raise ImageError(f"{label}: cannot decode image ({exc})") from exc
     return _from_pil(pil, notes, label)
@@ -131,7 +132,8 @@ def _from_pil(pil: Image.Image, notes: list[str], label: str) -> np.ndarray:
         pil.load()
         oriented = ImageOps.exif_transpose(pil)
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{label}: image too large ({exc})") from exc
+        raise ImageError(f"{label}: image too large, more than the limit of {MAX_IMAGE_PIXELS / 1e6:.0f} "
+                         f"megapixels ({exc})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{label}: cannot decode image, the file may be truncated or corrupt ({exc})") from exc
     if orientation not in (None, 1):

@@ -284,6 +284,7 @@ class PoseEstimator:
 
     def _make_detector(self, detector: str | Detector, kwargs: dict | None) -> Detector:
         if not isinstance(detector, str):
+            self.notes.extend(getattr(detector, "notes", []))  # e.g. "yolo unavailable, using ssd"
             return detector
         kwargs = dict(kwargs or {})
         if detector == "yolo":
@@ -398,7 +399,7 @@ class PoseEstimator:
                 b, s = det.boxes.astype(np.float64), det.box_scores.astype(np.float64)
                 notes.extend(det.notes)
             else:
-                b, s = _check_boxes(boxes, box_scores)
+                b, s = _check_boxes(boxes, box_scores, (int(img.shape[0]), int(img.shape[1])))
             timings["detect_ms"] = (time.perf_counter() - t0) * 1000
             order = np.argsort(-s, kind="stable")
             if self.max_persons is not None and len(order) > self.max_persons:
@@ -436,8 +437,10 @@ class PoseEstimator:
         return result
 
 
-def _check_boxes(boxes: np.ndarray | Sequence, box_scores: np.ndarray | Sequence | None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _check_boxes(boxes: np.ndarray | Sequence, box_scores: np.ndarray | Sequence | None,
+                 image_hw: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Checked boxes ``(N, 4)`` and box scores ``(N,)`` float64; with ``image_hw`` (H, W), a box that does not
+    overlap the image at all is refused (boxes partly outside are fine: the crop is padded with zeros)."""
     try:
         b = np.asarray(boxes, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -452,6 +455,12 @@ def _check_boxes(boxes: np.ndarray | Sequence, box_scores: np.ndarray | Sequence
     if bad.any():
         raise UsageError(f"box {int(np.flatnonzero(bad)[0])} is not a valid x1, y1, x2, y2 box (finite, x2 > x1, "
                          f"y2 > y1): {b[bad][0].tolist()}")
+    if image_hw is not None and len(b):
+        h, w = image_hw
+        outside = (b[:, 2] <= 0) | (b[:, 3] <= 0) | (b[:, 0] >= w) | (b[:, 1] >= h)
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
+            raise UsageError(f"box {i} {b[i].round(1).tolist()} lies entirely outside the {w}x{h} image (W x H)")
     if box_scores is None:
         s = np.ones(len(b))
     else:

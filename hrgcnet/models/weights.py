@@ -85,6 +85,10 @@ def load_weights(path: str | Path) -> tuple[StateDict, dict]:
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
             raise WeightsError(f"cannot read safetensors file {path} (truncated or not safetensors?): {exc}") from exc
         return sd, read_metadata(path)
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04" and not magic.startswith(b"\x80"):  # torch's zip format, or a legacy pickle
+        raise WeightsError(f"{path} is not a torch checkpoint (neither safetensors, zip nor pickle)")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
