@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DatasetError, UsageError
+from .jsonfile import read_json
 from .structures import KEYPOINT_NAMES, NUM_KEYPOINTS
 
 SUMMARY_KEYS: tuple[str, ...] = ("AP", "AP50", "AP75", "APM", "APL", "AR")
@@ -43,10 +43,11 @@ def load_coco_gt(ann: str | Path | object):
 
     data = load_coco_json(ann)  # clear DatasetError for missing / malformed files
     data.setdefault("categories", [{"id": 1, "name": "person"}])
-    return _coco_from_dict(data)
+    return coco_from_dict(data)
 
 
-def _coco_from_dict(data: dict):
+def coco_from_dict(data: dict):
+    """A ``pycocotools.coco.COCO`` built from an annotation dict, quietly."""
     from pycocotools.coco import COCO
 
     coco = COCO()
@@ -59,13 +60,7 @@ def _coco_from_dict(data: dict):
 def load_results(results: str | Path | Results) -> list[dict]:
     """A checked copy of a result list (or of a results json file)."""
     if isinstance(results, (str, Path)):
-        path = Path(results)
-        if not path.is_file():
-            raise DatasetError(f"results file not found: {path}")
-        try:
-            results = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DatasetError(f"results file {path} is not valid JSON: {exc}") from exc
+        results = read_json(results, "results file")
     if not isinstance(results, list):
         raise DatasetError("COCO keypoint results must be a list of {image_id, category_id, keypoints, score}")
     out = []
@@ -211,12 +206,7 @@ def _bbox_xywh(bbox, what: str) -> tuple[float, float, float, float]:
 def detection_boxes_by_image(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Person detections of a COCO detection results json: ``{image_id: (boxes (N, 4) xyxy, box_scores (N,))}``."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"detections file not found: {path}")
-    try:
-        dets = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"detections file {path} is not valid JSON: {exc}") from exc
+    dets = read_json(path, "detections file")
     if not isinstance(dets, list):
         raise DatasetError(f"detections file {path} must hold a list of {{image_id, bbox, score}}")
     out: dict[int, list] = {}
@@ -241,7 +231,7 @@ def limit_images(coco_gt, max_images: int | None):
     data["images"] = data["images"][:max_images]
     keep = {img["id"] for img in data["images"]}
     data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
-    return _coco_from_dict(data)
+    return coco_from_dict(data)
 
 
 def predict_coco(estimator: Callable, ann: str | Path | object, images_dir: str | Path, boxes: str = "gt",

@@ -14,10 +14,10 @@ import torch
 from streamlit.runtime.pages_manager import PagesManager
 
 from hrgcnet.analysis.common import INPUT_SIZES, image_with_keypoints_traces, label, size_text, untrained_message
-from hrgcnet.analysis.evaluation import (SUMMARY_KEYS, EvalRecord, coco_from_dict, default_val_split, load_annotations,
-                                         match_instances, parse_eval_json, subset_with_persons)
+from hrgcnet.analysis.evaluation import (SUMMARY_KEYS, EvalRecord, default_val_split, load_annotations, match_instances,
+                                         parse_eval_json, subset_with_persons)
 from hrgcnet.errors import HRGCNetError
-from hrgcnet.evaluate import evaluate_coco, gt_boxes_by_image, per_keypoint_oks
+from hrgcnet.evaluate import coco_from_dict, evaluate_coco, gt_boxes_by_image, per_keypoint_oks
 from hrgcnet.io import load_image
 from hrgcnet.models import list_models
 from hrgcnet.pipeline import PoseEstimator

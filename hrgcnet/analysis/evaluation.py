@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.coco import load_coco_json
 from ..errors import DatasetError
 from ..structures import NUM_KEYPOINTS, OKS_SIGMAS
 
@@ -190,16 +191,7 @@ def keypoint_errors(rows: list[dict]) -> np.ndarray:
 
 def load_annotations(path: str | Path) -> dict:
     """A COCO keypoint annotation file as a dict (clear :class:`DatasetError` when missing or malformed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"annotation file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"annotation file {path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or not {"images", "annotations"} <= set(data):
-        raise DatasetError(f"annotation file {path} needs 'images' and 'annotations'")
-    return data
+    return load_coco_json(path)
 
 
 def subset_with_persons(gt: dict, max_images: int | None) -> dict:
@@ -216,20 +208,6 @@ def subset_with_persons(gt: dict, max_images: int | None) -> dict:
     out["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
     out.setdefault("categories", [{"id": 1, "name": "person"}])
     return out
-
-
-def coco_from_dict(gt: dict):
-    """A ``pycocotools.coco.COCO`` built from an annotation dict, quietly."""
-    import contextlib
-    import io
-
-    from pycocotools.coco import COCO
-
-    coco = COCO()
-    coco.dataset = gt
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco.createIndex()
-    return coco
 
 
 def default_val_split() -> tuple[Path, Path] | None:

@@ -29,13 +29,13 @@ LSP-Extended (``/work/shared/data/lspet``) needs three decisions, made by :class
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetError
+from ..jsonfile import read_json
 from ..structures import FLIP_INDICES, NUM_KEYPOINTS
 
 #: Face keypoints (nose, eyes, ears): absent in LSP-Extended.
@@ -103,12 +103,7 @@ class PersonRecord:
 def load_coco_json(path: str | Path) -> dict:
     """Read and sanity-check a COCO keypoint json; :class:`DatasetError` with the reason otherwise."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"annotation file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"annotation file {path} is not valid JSON: {exc}") from exc
+    data = read_json(path, "annotation file")
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
             or not isinstance(data.get("annotations"), list):
         raise DatasetError(f"annotation file {path} is not COCO format: it needs 'images' and 'annotations' lists")

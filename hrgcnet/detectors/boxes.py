@@ -13,7 +13,6 @@ Boxes are COCO ``xywh`` in the file and ``xyxy`` everywhere else.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import defaultdict
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
+from ..jsonfile import read_json
 from .base import Detections, valid_boxes
 
 
@@ -73,12 +73,7 @@ class BoxesDetector:
             self._static = Detections(b, s)
 
     def _read(self, path: Path) -> None:
-        if not path.is_file():
-            raise UsageError(f"boxes file not found: {path}")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{path}: not valid JSON ({exc})") from exc
+        data = read_json(path, "boxes file", error=UsageError)
         by_id: dict[int, list[tuple[list[float], float]]] = defaultdict(list)
         if isinstance(data, list):
             rows, kind = data, "detection results"
