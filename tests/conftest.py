@@ -11,6 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import json  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -34,3 +36,26 @@ def shared_data() -> Path:
 def coco_val(shared_data: Path) -> tuple[Path, Path]:
     """``(annotation file, image folder)`` of the COCO val split."""
     return shared_data / "coco" / "val.json", shared_data / "coco" / "images"
+
+
+@pytest.fixture(scope="session")
+def coco_subset(shared_data: Path, tmp_path_factory):
+    """``make(num_images, min_keypoints=0) -> (annotation file, image folder)``: a small COCO-train subset."""
+    def make(num_images: int, min_keypoints: int = 0) -> tuple[Path, Path]:
+        dest = tmp_path_factory.mktemp("coco_subset") / "train.json"
+        write_coco_subset(shared_data / "coco" / "train.json", dest, num_images, min_keypoints)
+        return dest, shared_data / "coco" / "images"
+    return make
+
+
+def write_coco_subset(src: Path, dest: Path, num_images: int, min_keypoints: int = 0) -> Path:
+    """Write the first ``num_images`` unstretched images of COCO file ``src`` that hold a non-crowd person with
+    at least ``min_keypoints`` labelled keypoints (with all their annotations) to ``dest``; returns ``dest``."""
+    data = json.loads(src.read_text())
+    good = {a["image_id"] for a in data["annotations"] if not a["iscrowd"] and a["num_keypoints"] >= min_keypoints}
+    keep = [img for img in data["images"] if not img.get("stretched") and img["id"] in good][:num_images]
+    ids = {img["id"] for img in keep}
+    data["images"] = keep
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in ids]
+    dest.write_text(json.dumps(data))
+    return dest

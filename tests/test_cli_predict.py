@@ -22,13 +22,6 @@ ONE_LARGE_PERSON = "000000368212.jpg"
 FAST = ["--weights", "none", "--input-size", "128x96", "--no-flip", "--device", "cpu", "--no-progress"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture
 def photos(coco_val, tmp_path) -> Path:

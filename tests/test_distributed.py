@@ -48,15 +48,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def tiny_coco(shared_data, tmp_path_factory) -> tuple[Path, Path]:
-    data = json.loads((shared_data / "coco" / "train.json").read_text())
-    keep = [img for img in data["images"] if not img.get("stretched")][:4]
-    ids = {img["id"] for img in keep}
-    data["images"] = keep
-    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in ids]
-    path = tmp_path_factory.mktemp("ddp_coco") / "train.json"
-    path.write_text(json.dumps(data))
-    return path, shared_data / "coco" / "images"
+def tiny_coco(coco_subset) -> tuple[Path, Path]:
+    return coco_subset(4)
 
 
 def test_two_gloo_processes_keep_identical_weights(tiny_coco, tmp_path):

@@ -22,14 +22,6 @@ TWO_PERSONS = "000000192699.jpg"        # two large persons
 NOBODY = "000000011813.jpg"             # no person
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """2 shared cores: one intra-op thread avoids OpenMP oversubscription (10x slower under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def est() -> PoseEstimator:

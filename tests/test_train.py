@@ -14,33 +14,11 @@ from hrgcnet.train import LRSchedule, Trainer, autocast_dtype, train
 NO_AUGMENT = AugmentConfig(half_body_prob=0.0, scale_factor=0.0, rotation_prob=0.0, flip_prob=0.0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on 2 cores shared with other jobs this is ~2.5x faster than 2 threads that
-    wait for each other (measured: resume test 8.8 s vs 23 s)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
-def tiny_coco(shared_data, tmp_path_factory) -> tuple[Path, Path]:
-    """``(annotation file, image folder)``: the first 3 unstretched COCO train images with a well-labelled person."""
-    data = json.loads((shared_data / "coco" / "train.json").read_text())
-    keep = []
-    for img in data["images"]:
-        anns = [a for a in data["annotations"] if a["image_id"] == img["id"]]
-        if not img.get("stretched") and any(a["num_keypoints"] > 5 and not a["iscrowd"] for a in anns):
-            keep.append(img)
-        if len(keep) == 3:
-            break
-    ids = {img["id"] for img in keep}
-    data["images"] = keep
-    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in ids]
-    path = tmp_path_factory.mktemp("tiny_coco") / "train.json"
-    path.write_text(json.dumps(data))
-    return path, shared_data / "coco" / "images"
+def tiny_coco(coco_subset) -> tuple[Path, Path]:
+    """The first 3 unstretched COCO train images with a person of at least 6 labelled keypoints."""
+    return coco_subset(3, min_keypoints=6)
 
 
 def read_log(run_dir: Path) -> list[dict]:
