@@ -8,10 +8,9 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 from streamlit.runtime.pages_manager import PagesManager
 
-from hrgcnet.analysis.common import (INPUT_SIZES, example_images, image_with_keypoints_traces, label, size_text,
+from hrgcnet.analysis.common import (INPUT_SIZES, analysis_estimator, example_images, image_with_keypoints_traces, label, size_text,
                                      untrained_message)
 from hrgcnet.detectors import create_detector
 from hrgcnet.errors import HRGCNetError
@@ -38,9 +37,7 @@ def get_detector(name: str):
 
 @st.cache_resource(show_spinner="Building the model…", max_entries=4)
 def get_estimator(model: str, input_hw: tuple[int, int], flip_test: bool) -> PoseEstimator:
-    torch.manual_seed(0)  # an untrained model is the same random init on every run
-    return PoseEstimator(model, weights="default", device="cpu", detector="full", flip_test=flip_test,
-                         input_hw=input_hw, precision="fp32", channels_last=False)
+    return analysis_estimator(model, input_hw, flip_test)
 
 
 @st.cache_data(show_spinner=False, max_entries=20)

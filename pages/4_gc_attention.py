@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
-import torch
 from streamlit.runtime.pages_manager import PagesManager
 
 from hrgcnet.analysis.attention import attention_stats, summarize_by
-from hrgcnet.analysis.common import INPUT_SIZES, example_images, label, size_text, untrained_message
+from hrgcnet.analysis.common import INPUT_SIZES, analysis_estimator, example_images, label, size_text, untrained_message
 from hrgcnet.detectors import create_detector
 from hrgcnet.errors import HRGCNetError
 from hrgcnet.io import load_image
@@ -37,9 +36,7 @@ def get_detector(name: str):
 
 @st.cache_resource(show_spinner="Building the model…", max_entries=2)
 def get_estimator(model: str, input_hw: tuple[int, int]) -> PoseEstimator:
-    torch.manual_seed(0)  # an untrained model is the same random init on every run
-    return PoseEstimator(model, weights="default", device="cpu", detector="full", flip_test=False,
-                         input_hw=input_hw, precision="fp32", channels_last=False)
+    return analysis_estimator(model, input_hw)
 
 
 @st.cache_data(show_spinner=False, max_entries=50)

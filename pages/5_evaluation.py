@@ -10,10 +10,9 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 from streamlit.runtime.pages_manager import PagesManager
 
-from hrgcnet.analysis.common import INPUT_SIZES, image_with_keypoints_traces, label, size_text, untrained_message
+from hrgcnet.analysis.common import INPUT_SIZES, analysis_estimator, image_with_keypoints_traces, label, size_text, untrained_message
 from hrgcnet.analysis.evaluation import (SUMMARY_KEYS, EvalRecord, default_val_split, load_annotations, match_instances,
                                          parse_eval_json, subset_with_persons)
 from hrgcnet.errors import HRGCNetError
@@ -34,9 +33,7 @@ st.set_page_config(page_title="Evaluation · HRGCNet", layout="wide")
 
 @st.cache_resource(show_spinner="Building the model…", max_entries=2)
 def get_estimator(model: str, input_hw: tuple[int, int], flip_test: bool) -> PoseEstimator:
-    torch.manual_seed(0)  # an untrained model is the same random init on every run
-    return PoseEstimator(model, weights="default", device="cpu", detector="full", flip_test=flip_test,
-                         input_hw=input_hw, precision="fp32", channels_last=False)
+    return analysis_estimator(model, input_hw, flip_test)
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)

@@ -44,6 +44,18 @@ def untrained_message(names: list[str] | None = None) -> str | None:
             "Shapes, costs and timings are real; heatmaps, attention maps and scores are not those of a trained network.")
 
 
+def analysis_estimator(model: str, input_hw: tuple[int, int], flip_test: bool = False):
+    """The estimator the analysis pages share: fp32 on the CPU (reproducible maps), whole image as the person
+    unless boxes are given, and a fixed seed so an untrained model is the same random init on every run."""
+    import torch
+
+    from ..pipeline import PoseEstimator
+
+    torch.manual_seed(0)
+    return PoseEstimator(model, weights="default", device="cpu", detector="full", flip_test=flip_test,
+                         input_hw=input_hw, precision="fp32", channels_last=False)
+
+
 def example_images() -> list[Path]:
     """Example images in ``assets/`` (sorted by name); empty when there is no such folder."""
     from ..io import list_images
