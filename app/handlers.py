@@ -265,7 +265,7 @@ def predict(image: str | None, model: str, input_size: str, detector: str, flip_
     spec = get_spec(model)
     with loaded.lock:
         result = est(img, boxes=boxes, return_heatmaps=True, return_crops=True,
-                     return_attention=spec.family == "hrgcnet")
+                     return_attention=spec.family == "hrgcnet", time_limit_s=state.REQUEST_TIME_LIMIT_S)
     display, scale = state.display_image(img)
     source = str(image)
     image_id = image_id_from_file_name(Path(source).name) or 0
@@ -360,7 +360,7 @@ def compare(image: str | None, session: Session | None, kpt_thr: float, box_thr:
     est, loaded = MODELS.estimator(other_name, MODELS.detector("full"), run.input_size, run.flip_test, oks_nms=False)
     res = run.result
     with loaded.lock:
-        other_res = est(img, boxes=res.boxes, box_scores=res.box_scores)
+        other_res = est(img, boxes=res.boxes, box_scores=res.box_scores, time_limit_s=state.REQUEST_TIME_LIMIT_S)
     other = Run(result=other_res, display=run.display, display_scale=run.display_scale, model=other_name,
                 input_size=run.input_size, flip_test=run.flip_test, detector="boxes of " + run.model,
                 untrained=loaded.untrained, source=run.source, image_id=run.image_id)

@@ -51,6 +51,8 @@ LIVE_SESSIONS = max(1, env_int("HRGCNET_APP_LIVE_SESSIONS", 2))
 LIVE_TIME_LIMIT_S = env_int("HRGCNET_APP_LIVE_TIME_LIMIT_S", 300)
 #: Events waiting in the queue before new ones are refused.
 QUEUE_MAX_SIZE = env_int("HRGCNET_APP_QUEUE_SIZE", 32)
+#: Wall-clock limit of one predict / compare request, seconds (checked between batches of persons).
+REQUEST_TIME_LIMIT_S = env_float("HRGCNET_APP_REQUEST_TIME_LIMIT_S", 60.0)
 #: Wall-time bound of one attribution, seconds (Integrated Gradients steps are cut to fit).
 ATTRIBUTION_BUDGET_S = env_float("HRGCNET_APP_ATTRIBUTION_BUDGET_S", 20.0)
 #: Longer side of the images kept per user and drawn on (keypoints stay in original pixels).

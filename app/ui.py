@@ -34,8 +34,8 @@ webcam snapshot), pick a model and a person detector, and press **Estimate poses
 plain HRNet on the same persons, look at the heatmaps, at the GC attention maps and at attributions.
 """
 LIMITS = (f"Limits: uploads up to {state.MAX_UPLOAD_BYTES // 2**20} MB and {state.MAX_PIXELS / 1e6:.0f} megapixels; "
-          f"the {state.MAX_PERSONS} persons with the highest box scores; attributions cut to about "
-          f"{state.ATTRIBUTION_BUDGET_S:.0f} s. Boxes below a box score of {state.DETECTOR_MIN_SCORE} are never kept. "
+          f"the {state.MAX_PERSONS} persons with the highest box scores; a request stops after "
+          f"{state.REQUEST_TIME_LIMIT_S:.0f} s; attributions are cut to about {state.ATTRIBUTION_BUDGET_S:.0f} s. Boxes below a box score of {state.DETECTOR_MIN_SCORE} are never kept. "
           "OpenCV 5 has no HOG people detector any more: the offline detector is SSDLite-MobileNetV2.")
 
 
@@ -133,7 +133,7 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     live_in = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam")
                     live_out = gr.Image(label="Live keypoints", interactive=False)
-                live_status = gr.Markdown()
+                live_status = gr.Markdown(elem_id="live-status")
         gr.Markdown(LIMITS)
 
         # ---------------------------------------------------------------------------------- events

@@ -24,3 +24,7 @@ class DatasetError(HRGCNetError, ValueError):
 
 class DownloadError(HRGCNetError):
     """A download that failed (offline, HTTP error, hash mismatch)."""
+
+
+class TimeLimitError(HRGCNetError, TimeoutError):
+    """Work stopped because it ran past its time limit (e.g. a request's ``time_limit_s``)."""

@@ -28,7 +28,7 @@ from torch import nn
 
 from .codecs import MSRAHeatmap
 from .detectors import Detector, create_detector, valid_boxes
-from .errors import UsageError
+from .errors import TimeLimitError, UsageError
 from .flip import flip_test as run_flip_test
 from .geometry import box_xyxy_to_center_scale, heatmap_to_image_coords, warp_crop
 from .io import ImageSource, load_image_with_notes
@@ -173,6 +173,26 @@ def parse_input_hw(value: Sequence[int] | str) -> tuple[int, int]:
     if h <= 0 or w <= 0 or h % 32 or w % 32:
         raise UsageError(f"input size must be positive multiples of 32 (HxW), got {h}x{w}")
     return h, w
+
+
+class Deadline:
+    """A wall-clock limit started at construction; :meth:`check` raises :class:`TimeLimitError` once it is past."""
+
+    def __init__(self, limit_s: float) -> None:
+        if not limit_s > 0:
+            raise UsageError(f"time limit must be a positive number of seconds, got {limit_s!r}")
+        self.limit_s = float(limit_s)
+        self.start = time.perf_counter()
+
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.start
+
+    def check(self, where: str) -> None:
+        """Raise if the limit is past; ``where`` says what was about to run (for the message)."""
+        elapsed = self.elapsed_s()
+        if elapsed > self.limit_s:
+            raise TimeLimitError(f"stopped {where}: {elapsed:.1f} s elapsed, over the time limit of "
+                                 f"{self.limit_s:g} s (try a smaller input size, fewer persons or no flip test)")
 
 
 class PoseEstimator:
@@ -322,12 +342,12 @@ class PoseEstimator:
         with self._autocast():
             return self.model(x).float()
 
-    def heatmaps_of_crops(self, crops: np.ndarray, return_attention: bool = False
+    def heatmaps_of_crops(self, crops: np.ndarray, return_attention: bool = False, deadline: Deadline | None = None
                           ) -> tuple[torch.Tensor, dict[str, np.ndarray] | None]:
         """Network heatmaps ``(N, K, h, w)`` float32 for uint8 RGB crops ``(N, H, W, 3)``, in batches.
 
         With ``return_attention``, also every GC block's attention ``{name: (N, h_b, w_b)}`` (for the
-        plain, unflipped crops).
+        plain, unflipped crops). ``deadline`` is checked before each batch (:class:`TimeLimitError`).
         """
         from .models import capture_gc_attention
 
@@ -336,6 +356,8 @@ class PoseEstimator:
         attention: dict[str, list[np.ndarray]] = {}
         with torch.inference_mode():
             for start in range(0, n, self.max_batch):
+                if deadline is not None:
+                    deadline.check(f"before persons {start + 1}-{min(n, start + self.max_batch)} of {n}")
                 x = torch.from_numpy(np.ascontiguousarray(crops[start:start + self.max_batch])).to(self.device)
                 x = (x.permute(0, 3, 1, 2).float() - self._mean) / self._std  # (B, 3, H, W)
                 if self.channels_last:
@@ -372,7 +394,8 @@ class PoseEstimator:
     def __call__(self, image: ImageSource, boxes: np.ndarray | Sequence | None = None,
                  box_scores: np.ndarray | Sequence | None = None, *, color: str = "rgb",
                  image_id: int | None = None, file_name: str | None = None, return_heatmaps: bool = False,
-                 return_attention: bool = False, return_crops: bool = False) -> PoseResult:
+                 return_attention: bool = False, return_crops: bool = False,
+                 time_limit_s: float | None = None) -> PoseResult:
         """Estimate the poses of all persons in ``image``.
 
         Args:
@@ -383,10 +406,15 @@ class PoseEstimator:
             image_id, file_name: passed to the detector (``boxes`` JSON look-up); ``file_name`` defaults to
                 the name of a path ``image``.
             return_heatmaps / return_attention / return_crops: fill those fields of the result.
+            time_limit_s: wall-clock limit of the call, checked after detection and before each batch of
+                ``max_batch`` crops (a running forward pass is not interrupted, so a call can end up to one
+                batch past the limit). None: no limit.
 
         Raises:
             ImageError: unreadable or invalid image. UsageError: malformed boxes.
+            TimeLimitError: ``time_limit_s`` ran out (nothing is returned for a partial image).
         """
+        deadline = None if time_limit_s is None else Deadline(time_limit_s)
         if file_name is None and isinstance(image, (str, os.PathLike)):
             file_name = Path(image).name
         img, notes = load_image_with_notes(image, color=color)
@@ -407,9 +435,11 @@ class PoseEstimator:
                 order = order[: self.max_persons]
             b, s = b[order], s[order]
 
+            if deadline is not None:
+                deadline.check(f"after detecting {len(b)} person(s)")
             t0 = time.perf_counter()
             crops, center, scale = self.crops(img, b)
-            heatmaps_t, attention = self.heatmaps_of_crops(crops, return_attention)
+            heatmaps_t, attention = self.heatmaps_of_crops(crops, return_attention, deadline)
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             heatmaps = heatmaps_t.cpu().numpy()

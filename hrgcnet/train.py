@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,10 +162,36 @@ class TrainResult:
     run_dir: Path
     steps: int
     epochs_done: int
-    stopped: str  # "finished" | "max_minutes" | "stop_after_steps"
+    stopped: str  # "finished" | "max_minutes" | "stop_after_steps" | "signal"
     best_ap: float | None
     last_val: dict | None = None
     losses: list[float] = field(default_factory=list)
+
+
+class StopOnSignal:
+    """While active (main thread only), SIGTERM and SIGINT set :attr:`requested` so that training can save a
+    checkpoint and stop at the next step; a second signal acts as usual (kills / raises KeyboardInterrupt)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict = {}
+
+    def __enter__(self) -> "StopOnSignal":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.requested:
+            signal.signal(signum, self._previous.pop(signum, signal.SIG_DFL))
+            signal.raise_signal(signum)
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
 
 
 class JsonlLog:
@@ -359,6 +387,12 @@ class Trainer:
         return loss.detach()
 
     def run(self) -> TrainResult:
+        """Train until the configured epochs, ``max_minutes``, ``stop_after_steps`` or SIGTERM/SIGINT (each
+        saves a checkpoint that ``--resume`` continues from)."""
+        with StopOnSignal() as stop:
+            return self._run(stop)
+
+    def _run(self, stop: StopOnSignal) -> TrainResult:
         cfg, s, info = self.cfg, self.state, self.info
         if s.epoch >= cfg.epochs:
             self._print(f"{self.run_dir} already finished ({s.epoch} epochs, {s.step} steps)")
@@ -417,9 +451,10 @@ class Trainer:
                     last_ckpt = now
                 if cfg.stop_after_steps is not None and s.step >= cfg.stop_after_steps:
                     stopped, done = "stop_after_steps", True
-                elif cfg.max_minutes is not None and any_rank(
-                        info.is_main and now - self._start_wall >= cfg.max_minutes * 60, self.device):
-                    stopped, done = "max_minutes", True
+                else:
+                    time_up = cfg.max_minutes is not None and now - self._start_wall >= cfg.max_minutes * 60
+                    if any_rank(stop.requested or (info.is_main and time_up), self.device):
+                        stopped, done = ("signal" if stop.requested else "max_minutes"), True
                 if done:
                     if window:  # the steps since the last log line
                         mean_loss = float(all_reduce_mean(torch.stack(window).float().mean()))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains the default weights (issue "trained default weights"): hrgcnet-w32 and hrnet-w32 with the
 # identical CPU recipe, side by side, one intra-op thread each, resumable.
-#   bash scripts/train_defaults.sh [MAX_MINUTES]     (default 100; run again to continue both runs)
+#   bash scripts/train_defaults.sh [MAX_MINUTES]     (default 100; run again to continue both runs;
+#   `kill PID` stops a run after its current step with a checkpoint)
 # Runs live outside the checkout (RUNS_ROOT, default /work/runs); logs in RUNS_ROOT/<run>.out.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -255,3 +255,38 @@ def test_weights_file_is_loaded(est, tmp_path):
     a = loaded(image, return_heatmaps=True).heatmaps
     b = est(image, return_heatmaps=True).heatmaps
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * float(np.abs(b).max()))
+
+
+class SlowNet(torch.nn.Module):
+    """Zero heatmaps after ``delay_s`` per forward pass: a stand-in for a slow network."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+        self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import time
+
+        time.sleep(self.delay_s)
+        return torch.zeros(x.shape[0], 17, x.shape[2] // 4, x.shape[3] // 4) + self.anchor
+
+
+def test_time_limit_stops_between_batches():
+    import time
+
+    from hrgcnet.errors import TimeLimitError
+
+    est = PoseEstimator.from_model(SlowNet(0.2), input_hw="64x64", max_batch=1, flip_test=False,
+                                   oks_nms=False)
+    image = np.zeros((100, 80, 3), np.uint8)
+    boxes = [[0, 0, 40, 50], [40, 0, 80, 50], [0, 50, 40, 100], [40, 50, 80, 100], [10, 10, 70, 90]]
+    assert len(est(image, boxes=boxes, time_limit_s=30)) == 5  # a generous limit changes nothing
+    t0 = time.perf_counter()
+    with pytest.raises(TimeLimitError, match=r"stopped before persons \d-\d of 5: .* time limit of 0.3 s"):
+        est(image, boxes=boxes, time_limit_s=0.3)
+    assert time.perf_counter() - t0 < 0.2 * 4  # stopped before the last batches ran
+    with pytest.raises(TimeLimitError, match="after detecting 5 person"):
+        est(image, boxes=boxes, time_limit_s=1e-9)
+    with pytest.raises(UsageError, match="positive"):
+        est(image, boxes=boxes, time_limit_s=0)

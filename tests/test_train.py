@@ -101,6 +101,30 @@ def test_resume_continues_bit_for_bit(tiny_coco, tmp_path):
     assert [r["stopped"] for r in read_log(run) if r["event"] == "end"] == ["max_minutes", "finished"]
 
 
+def test_sigterm_saves_a_checkpoint_and_stops(tiny_coco, tmp_path, monkeypatch):
+    """SIGTERM (e.g. ``kill`` of a nohup run) stops after the current step with a resumable checkpoint."""
+    import os
+    import signal
+
+    ann, images = tiny_coco
+    original = Trainer.train_step
+
+    def step_then_signal(self, batch):
+        loss = original(self, batch)
+        if self.state.step == 1:  # the second step: the counter is incremented after it
+            os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_signal)
+    before = signal.getsignal(signal.SIGTERM)
+    result = train(_resume_config(images, ann), tmp_path / "run")
+    assert (result.stopped, result.steps) == ("signal", 2)
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert (ckpt["step"], ckpt["batch_in_epoch"]) == (2, 2)
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+    assert [r["stopped"] for r in read_log(tmp_path / "run") if r["event"] == "end"] == ["signal"]
+
+
 def test_init_from_hrnet_checkpoint(tiny_coco, tmp_path):
     from hrgcnet.models import create_model
     from hrgcnet.models.weights import save_weights

@@ -62,3 +62,83 @@ def test_example_run_shows_the_overlay(launched_app):
             assert "1 person(s) found" in page.inner_text("#notes")
         finally:
             browser.close()
+
+
+#: Chromium's synthetic camera (a moving test pattern), granted without a permission prompt.
+FAKE_WEBCAM_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+def _start_live_stream(browser, url: str):
+    """A new browser context streaming Chromium's fake webcam into the Live tab (128x96, whole-image box)."""
+    context = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#run", timeout=60_000)
+    page.get_by_label("128x96").check()
+    page.get_by_label("whole image is one person").check()
+    page.get_by_role("tab", name="Live webcam").click()
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("button", has_text="Record").first.click()
+    return context, page
+
+
+def _processed_frames(page) -> int:
+    match = re.search(r"(\d+) processed", page.inner_text("#live-status"))
+    return int(match.group(1)) if match else 0
+
+
+def test_live_webcam_disconnect_frees_the_stream(monkeypatch):
+    """A browser that closes mid-stream frees its live slot, its locks and the network: with one live slot, a
+    second browser can stream right after, and nothing is left running once both have gone."""
+    import threading
+    import time
+
+    from conftest import free_port
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from app import handlers, state, streaming
+    from app.ui import build_demo, launch
+
+    active = {"now": 0}
+    guard = threading.Lock()
+    original = handlers.live
+
+    def counted(*args, **kwargs):
+        with guard:
+            active["now"] += 1
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with guard:
+                active["now"] -= 1
+
+    monkeypatch.setattr(handlers, "live", counted)
+    monkeypatch.setattr(state, "LIVE_SESSIONS", 1)  # one stream at a time: a leaked slot would block the second
+    port = free_port()
+    demo = build_demo()
+    launch(demo, host="127.0.0.1", port=port, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + FAKE_WEBCAM_ARGS)
+            try:
+                first, page = _start_live_stream(browser, url)
+                page.wait_for_function("/([3-9]|\\d{2,}) processed/.test(document.querySelector('#live-status')"
+                                       ".innerText)", timeout=120_000)
+                first.close()  # disconnect mid-stream
+
+                second, page = _start_live_stream(browser, url)
+                page.wait_for_function("/([3-9]|\\d{2,}) processed/.test(document.querySelector('#live-status')"
+                                       ".innerText)", timeout=60_000)
+                assert _processed_frames(page) >= 3
+                second.close()
+            finally:
+                browser.close()
+        deadline = time.monotonic() + 30
+        while active["now"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert active["now"] == 0, "a live handler is still running after every browser left"
+        assert not any(lock.locked() for lock in streaming._session_locks.values())
+        assert not any(state.MODELS.model(name).lock.locked() for name in state.MODELS.loaded_names())
+    finally:
+        demo.close()

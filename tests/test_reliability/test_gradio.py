@@ -103,6 +103,17 @@ def test_person_cap_is_applied_with_a_message(client, bad_files, monkeypatch):
     assert len(out[1]["data"]) <= 3
 
 
+def test_request_time_limit(client, bad_files, monkeypatch):
+    """A request over ``REQUEST_TIME_LIMIT_S`` ends with a message; the server keeps serving."""
+    from app import state
+
+    path, _ = bad_files["webp"]
+    monkeypatch.setattr(state, "REQUEST_TIME_LIMIT_S", 1e-6)
+    assert "over the time limit of 1e-06 s" in app_error(lambda: predict(client, path))
+    monkeypatch.setattr(state, "REQUEST_TIME_LIMIT_S", 60.0)
+    assert "person(s) found" in predict(client, path)[3]
+
+
 def test_endpoints_before_any_run(app_url):
     fresh = Client(app_url, verbose=False, download_files=True)
     first = "run the model on an image first"
