@@ -131,7 +131,8 @@ def build_demo() -> gr.Blocks:
                 gr.Markdown("Streams webcam frames through the chosen model and detector (flip test as set "
                             "above). Frames that arrive while one is processed are skipped, not queued.")
                 with gr.Row():
-                    live_in = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam")
+                    live_in = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
+                                       elem_id="live-input")
                     live_out = gr.Image(label="Live keypoints", interactive=False)
                 live_status = gr.Markdown(elem_id="live-status")
         gr.Markdown(LIMITS)

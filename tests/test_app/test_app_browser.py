@@ -77,8 +77,9 @@ def _start_live_stream(browser, url: str):
     page.get_by_label("128x96").check()
     page.get_by_label("whole image is one person").check()
     page.get_by_role("tab", name="Live webcam").click()
-    page.get_by_text("Click to Access Webcam").click()
-    page.locator("button", has_text="Record").first.click()
+    webcam = page.locator("#live-input")
+    webcam.get_by_text("Click to Access Webcam").click()
+    webcam.locator("button:visible", has_text="Record").click()
     return context, page
 
 
@@ -90,10 +91,9 @@ def _processed_frames(page) -> int:
 def test_live_webcam_disconnect_frees_the_stream(monkeypatch):
     """A browser that closes mid-stream frees its live slot, its locks and the network: with one live slot, a
     second browser can stream right after, and nothing is left running once both have gone."""
+    import socket
     import threading
     import time
-
-    from conftest import free_port
 
     sync_api = pytest.importorskip("playwright.sync_api")
     from app import handlers, state, streaming
@@ -114,7 +114,9 @@ def test_live_webcam_disconnect_frees_the_stream(monkeypatch):
 
     monkeypatch.setattr(handlers, "live", counted)
     monkeypatch.setattr(state, "LIVE_SESSIONS", 1)  # one stream at a time: a leaked slot would block the second
-    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     demo = build_demo()
     launch(demo, host="127.0.0.1", port=port, quiet=True)
     url = f"http://127.0.0.1:{port}/"
