@@ -12,7 +12,10 @@ follow mmcv's ``ContextBlock`` (``conv_mask``, ``channel_add_conv``) so GCNet we
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from .attention_pool import attention_pool
 
 
 class GlobalContextBlock(nn.Module):
@@ -55,19 +58,46 @@ class GlobalContextBlock(nn.Module):
         nn.init.zeros_(last.bias)
 
     def spatial_pool(self, x: torch.Tensor) -> torch.Tensor:
-        """Attention pooling ``Σ_j α_j x_j``: ``(B, C, H, W)`` -> ``(B, C, 1, 1)``."""
+        """Attention pooling ``Σ_j α_j x_j``: ``(B, C, H, W)`` -> ``(B, C, 1, 1)``.
+
+        Computed in the layout of ``x``. A channels_last tensor is read as ``(B, H*W, C)`` without a copy and
+        pooled by :func:`~hrgcnet.layers.attention_pool.attention_pool` (``W_k`` as a matmul with ``conv_mask``'s
+        weights, a backward with fewer passes over ``x``), so neither the forward nor the gradient of ``x``
+        changes memory format; a contiguous tensor is read as ``(B, C, H*W)`` module by module. Same function.
+        """
         b, c, h, w = x.shape
+        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+            feats = x.permute(0, 2, 3, 1).reshape(b, h * w, c)  # (B, H*W, C), a view
+            context, alpha = attention_pool(feats, self.conv_mask.weight.reshape(1, c), self.conv_mask.bias)
+            self._store_attention(alpha, b, h, w)  # alpha (B, 1, H*W)
+            return context.reshape(b, c, 1, 1)  # from (B, 1, C)
+        feats = x.reshape(b, c, h * w)  # (B, C, H*W)
         logits = self.conv_mask(x).reshape(b, 1, h * w)  # (B, 1, H*W)
         # (B, 1, H*W), softmax over all positions, at least in fp32 under autocast
         alpha = torch.softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
-        if self.attention_sink is not None:
-            self.attention_sink[self.block_name] = alpha.detach().reshape(b, h, w)
-        feats = x.reshape(b, c, h * w)  # (B, C, H*W)
+        self._store_attention(alpha, b, h, w)
         context = torch.bmm(feats, alpha.to(feats.dtype).transpose(1, 2))  # (B, C, 1)
         return context.reshape(b, c, 1, 1)
 
+    def _store_attention(self, alpha: torch.Tensor, b: int, h: int, w: int) -> None:
+        if self.attention_sink is not None:
+            self.attention_sink[self.block_name] = alpha.detach().reshape(b, h, w)
+
+    def transform(self, context: torch.Tensor) -> torch.Tensor:
+        """``W_v2 · ReLU(LN(W_v1 · context))``: ``(B, C, 1, 1)`` -> ``(B, C, 1, 1)``.
+
+        ``channel_add_conv``'s parameters applied as matmuls on ``(B, C)``: a 1x1 conv of a 1x1 map and a
+        LayerNorm over ``[hidden, 1, 1]`` are exactly these, without the convolution's per-call overhead
+        (measured in docs/training-speed.md).
+        """
+        conv1, norm, _, conv2 = self.channel_add_conv
+        b, c = context.shape[:2]
+        y = F.linear(context.reshape(b, c), conv1.weight.flatten(1), conv1.bias)  # (B, hidden)
+        y = F.relu(F.layer_norm(y, y.shape[1:], norm.weight.flatten(), norm.bias.flatten(), norm.eps))
+        return F.linear(y, conv2.weight.flatten(1), conv2.bias).reshape(b, c, 1, 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.channel_add_conv(self.spatial_pool(x))
+        return x + self.transform(self.spatial_pool(x))
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, ratio={self.ratio}"

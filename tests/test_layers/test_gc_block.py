@@ -42,6 +42,20 @@ def test_matches_numpy_reference(channels, ratio, hw):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("channels,ratio", [(32, 1 / 4), (16, 1 / 16), (3, 1.0)])
+def test_transform_equals_the_conv_modules_with_gradients(channels, ratio):
+    """``transform`` (matmuls on ``(B, C)``) is ``channel_add_conv`` (1x1 convs on ``(B, C, 1, 1)``)."""
+    block = GlobalContextBlock(channels, ratio).double()
+    randomise(block, seed=channels + 1)
+    context = torch.randn(4, channels, 1, 1, dtype=torch.float64)
+    got, want = block.transform(context), block.channel_add_conv(context)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    params = list(block.channel_add_conv.parameters())
+    grad = torch.randn_like(got)
+    for a, b in zip(torch.autograd.grad(got, params, grad), torch.autograd.grad(want, params, grad)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_zero_init_is_identity():
     block = GlobalContextBlock(32)
     x = torch.randn(2, 32, 16, 12)
