@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "predict": "predict",
     "train": "train",
     "eval": "evaluate",
+    "curves": "curves",
     "bench": "bench",
     "weights": "weights",
 }

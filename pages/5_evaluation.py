@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from hrgcnet.analysis.common import INPUT_SIZES, analysis_estimator, image_with_keypoints_traces, label, size_text, untrained_message
+from hrgcnet.analysis.curves import COMMITTED_CURVES, read_curves_csv
 from hrgcnet.analysis.evaluation import (SUMMARY_KEYS, EvalRecord, default_val_split, load_annotations, match_instances,
                                          parse_eval_json, subset_with_persons)
 from hrgcnet.errors import HRGCNetError
@@ -75,6 +76,25 @@ st.title("Evaluation")
 st.caption("COCO keypoint AP (pycocotools, OKS with the standard sigmas) via `hrgcnet.evaluate`; values in percent.")
 if msg := untrained_message():
     st.warning(msg + " Their AP is close to 0 and says nothing about the architectures.")
+
+with st.expander("Learning curves of the default weights (validation AP vs samples seen)", expanded=True):
+    try:
+        curves = pd.DataFrame(read_curves_csv())
+    except HRGCNetError as exc:
+        st.error(str(exc))
+        curves = pd.DataFrame()
+    if curves.empty:
+        st.info(f"No learning curves committed yet ({COMMITTED_CURVES.name}).")
+    else:
+        curves["AP (%)"] = 100 * curves["AP"]
+        curves["run"] = curves["model"] + " " + curves["input_size"]
+        fig = px.line(curves, x="samples_seen", y="AP (%)", color="run", markers=True,
+                      hover_data=["step", "AP50", "AR"], labels={"samples_seen": "training samples seen"})
+        fig.update_layout(height=320, legend=dict(orientation="h", y=-0.3))
+        st.plotly_chart(fig, width="stretch", key="learning_curves")
+        st.caption("Periodic validation of the training runs of the default weights on coco/val.json (ground-truth "
+                   "boxes, flip test), identical recipe for both models; written by `hrgcnet curves RUN_DIR... --out "
+                   "hrgcnet/weights/learning_curves.csv`. See hrgcnet/weights/README.md.")
 
 split = default_val_split()
 c1, c2 = st.columns(2)

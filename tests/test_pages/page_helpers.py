@@ -24,3 +24,17 @@ def by_label(elements, label: str):
 def chart_traces(at) -> list[list[dict]]:
     """The traces of every plotly chart on the page, in order."""
     return [json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart")]
+
+
+def trace_array(trace: dict, key: str):
+    """``trace[key]`` as a NumPy array, also when plotly sent it base64-packed (``{"dtype", "bdata", "shape"}``)."""
+    import base64
+
+    import numpy as np
+
+    value = trace[key]
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+    return np.asarray(value)

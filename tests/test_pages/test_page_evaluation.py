@@ -1,6 +1,8 @@
 import json
 
-from page_helpers import by_label, chart_traces, no_exception
+import pytest
+
+from page_helpers import by_label, chart_traces, no_exception, trace_array
 
 
 def test_load_files(page):
@@ -31,3 +33,17 @@ def test_run_on_the_val_split(page, coco_val):
     assert at.session_state["measured_ap"] == {}  # untrained runs are not plotted beside the paper
     names = [t.get("name") for traces in chart_traces(at) for t in traces]
     assert "run: hrgcnet-w32 128x96 · 2 images" in names  # per-keypoint bars and OKS histogram
+
+
+def test_learning_curves_of_the_default_weights(page):
+    from hrgcnet.analysis.curves import read_curves_csv
+
+    at = page("5_evaluation.py").run()
+    no_exception(at)
+    traces = chart_traces(at)[0]  # the first chart of the page
+    committed = read_curves_csv()
+    assert {t["name"] for t in traces} == {f"{r['model']} {r['input_size']}" for r in committed}
+    for t in traces:
+        rows = [r for r in committed if f"{r['model']} {r['input_size']}" == t["name"]]
+        assert list(trace_array(t, "x")) == [r["samples_seen"] for r in rows]
+        assert list(trace_array(t, "y")) == pytest.approx([100 * r["AP"] for r in rows])

@@ -1,0 +1,81 @@
+"""Learning curves: validation AP against samples seen, read from training runs' ``log.jsonl``.
+
+A run directory (``hrgcnet train --run-dir``) holds ``config.yaml`` and ``log.jsonl``; each periodic validation
+is a ``"val"`` event with the step and the COCO summary. Samples seen = step x batch size x world size (from the
+run's ``"start"`` events). The default weights' curves are committed as :data:`COMMITTED_CURVES`
+(``hrgcnet curves RUN_DIR... --out`` writes it), read by the Streamlit evaluation page.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from ..errors import DatasetError
+from .evaluation import SUMMARY_KEYS
+
+COLUMNS: tuple[str, ...] = ("model", "input_size", "step", "samples_seen", *SUMMARY_KEYS)
+#: The learning curves of the committed default weights (package data, next to the weights' model card).
+COMMITTED_CURVES = Path(__file__).resolve().parents[1] / "weights" / "learning_curves.csv"
+
+
+def curves_from_run(run_dir: str | Path) -> list[dict]:
+    """One row per validation of the run in ``run_dir`` (see :data:`COLUMNS`), in step order.
+
+    Raises:
+        DatasetError: no ``config.yaml`` / ``log.jsonl``, or a log line that is not JSON.
+    """
+    from ..config import load_config
+
+    run = Path(run_dir)
+    log = run / "log.jsonl"
+    if not (run / "config.yaml").is_file() or not log.is_file():
+        raise DatasetError(f"{run} is not a training run directory (needs config.yaml and log.jsonl)")
+    cfg = load_config(run / "config.yaml")
+    world_size = 1
+    rows: dict[int, dict] = {}
+    for number, line in enumerate(log.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            raise DatasetError(f"{log}:{number} is not a JSON line") from None
+        if event.get("event") == "start":
+            world_size = int(event.get("world_size") or 1)
+        elif event.get("event") == "val":
+            step = int(event["step"])
+            rows[step] = {"model": cfg.model, "input_size": cfg.input_size, "step": step,
+                          "samples_seen": step * cfg.batch_size * world_size,
+                          **{k: round(float(event[k]), 4) for k in SUMMARY_KEYS if event.get(k) is not None}}
+    return [rows[s] for s in sorted(rows)]
+
+
+def write_curves_csv(rows: list[dict], path: str | Path) -> Path:
+    """Write ``rows`` (see :data:`COLUMNS`) as CSV; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def read_curves_csv(path: str | Path = COMMITTED_CURVES) -> list[dict]:
+    """Rows of a learning-curve CSV with numbers parsed; [] when the file does not exist.
+
+    Raises:
+        DatasetError: a file without the columns of :data:`COLUMNS`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = set(COLUMNS) - set(reader.fieldnames or [])
+        if missing:
+            raise DatasetError(f"{path.name}: not a learning-curve CSV (missing columns {', '.join(sorted(missing))})")
+        return [{k: (v if k in ("model", "input_size") else (float(v) if v not in ("", None) else None))
+                 for k, v in row.items() if k in COLUMNS} for row in reader]

@@ -1,0 +1,64 @@
+import json
+
+import pytest
+
+from hrgcnet.analysis.curves import COLUMNS, COMMITTED_CURVES, curves_from_run, read_curves_csv, write_curves_csv
+from hrgcnet.cli import main
+from hrgcnet.config import TrainConfig, save_config
+from hrgcnet.errors import DatasetError
+
+
+def make_run(tmp_path, name="run", world_size=2, vals=((64, 0.1), (128, 0.25))):
+    run = tmp_path / name
+    run.mkdir()
+    save_config(TrainConfig(model="hrnet-w32", input_size="128x96", batch_size=16), run / "config.yaml")
+    events = [{"event": "start", "step": 0, "world_size": world_size},
+              {"event": "train", "step": 10, "loss": 1.0}]
+    events += [{"event": "val", "step": step, "AP": ap, "AP50": 2 * ap, "AP75": ap / 2, "APM": ap, "APL": ap,
+                "AR": ap + 0.01} for step, ap in vals]
+    (run / "log.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    return run
+
+
+def test_rows_from_a_run(tmp_path):
+    rows = curves_from_run(make_run(tmp_path))
+    assert [(r["step"], r["samples_seen"], r["AP"]) for r in rows] == [(64, 64 * 16 * 2, 0.1), (128, 128 * 32, 0.25)]
+    assert rows[0]["model"] == "hrnet-w32" and rows[0]["input_size"] == "128x96" and rows[1]["AR"] == 0.26
+
+
+def test_a_resumed_run_keeps_one_row_per_step(tmp_path):
+    """A validation repeated after a resume (same step) is counted once, the last one kept."""
+    run = make_run(tmp_path, world_size=1, vals=((64, 0.1), (64, 0.12), (32, 0.05)))
+    assert [(r["step"], r["AP"]) for r in curves_from_run(run)] == [(32, 0.05), (64, 0.12)]
+
+
+def test_csv_round_trip_and_cli(tmp_path, capsys):
+    runs = [make_run(tmp_path, "a"), make_run(tmp_path, "b", vals=((64, 0.3),))]
+    out = tmp_path / "curves.csv"
+    assert main(["curves", *map(str, runs), "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    rows = read_curves_csv(out)
+    assert len(rows) == 3 and set(rows[0]) == set(COLUMNS)
+    assert rows[2]["AP"] == 0.3 and rows[2]["samples_seen"] == 64 * 32
+    assert read_curves_csv(tmp_path / "missing.csv") == []
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(DatasetError, match="not a training run directory"):
+        curves_from_run(tmp_path)
+    run = make_run(tmp_path)
+    (run / "log.jsonl").write_text('{"event": "val"\n')
+    with pytest.raises(DatasetError, match="log.jsonl:1 is not a JSON line"):
+        curves_from_run(run)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(DatasetError, match="missing columns"):
+        read_curves_csv(bad)
+    write_curves_csv([], tmp_path / "empty.csv")
+    assert read_curves_csv(tmp_path / "empty.csv") == []
+
+
+def test_committed_curves_cover_both_default_models():
+    rows = read_curves_csv(COMMITTED_CURVES)
+    assert {r["model"] for r in rows} == {"hrgcnet-w32", "hrnet-w32"}
+    assert all(0 <= r["AP"] <= 1 and r["samples_seen"] > 0 for r in rows)
