@@ -375,7 +375,7 @@ def bench_loader(model: str, input_hw: tuple[int, int], batch: int = 32, options
         load_before = load_average()
         warmup_s, wall, cpu, waited, timed = _timed_windows(
             one, batch, warmup, windows, steps, progress, f"{model} {input_hw[0]}x{input_hw[1]} {options.label} + data")
-        del batches, trainer, one  # stops the loader's worker processes
+        batches = trainer = one = None  # drops the loader: its worker processes stop
         gc.collect()
     return BenchResult("loader", model, f"{input_hw[0]}x{input_hw[1]}", batch, options.precision,
                        options.channels_last, options.compile, threads, wall, cpu, round(warmup_s, 3), load_before,

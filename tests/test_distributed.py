@@ -58,7 +58,7 @@ def test_two_gloo_processes_keep_identical_weights(tiny_coco, tmp_path):
     script.write_text(WORKER)
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-           f"--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(script), str(ann), str(images),
+           "--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(script), str(ann), str(images),
            str(tmp_path)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]

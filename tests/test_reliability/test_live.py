@@ -20,7 +20,6 @@ def frame() -> np.ndarray:
 
 @pytest.mark.parametrize("kind", ["array_nan", "array_5_channels", "array_object", "array_empty"])
 def test_bad_frames_are_messages_and_free_the_session(kind):
-    from app import handlers
     from app.streaming import _session_lock
 
     array, outcome = ARRAYS[kind]
