@@ -187,6 +187,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, bl
 
     Extra ``kwargs`` go to ``gr.Blocks.launch``.
     """
+    state.limit_malloc_arenas()
     demo.queue(default_concurrency_limit=state.INFERENCE_CONCURRENCY, max_size=state.QUEUE_MAX_SIZE)
     options = dict(server_name=host, server_port=port, max_file_size=state.MAX_UPLOAD_BYTES,
                    prevent_thread_lock=not block, share=False, show_error=True, ssr_mode=False, enable_monitoring=False,

@@ -76,3 +76,13 @@ def test_examples_are_small_and_documented(name):
     path = ASSETS_DIR / name
     assert path.is_file() and path.stat().st_size < 300_000
     assert f"`{name}`" in (ASSETS_DIR / "README.md").read_text()
+
+
+def test_malloc_arenas_are_capped_where_glibc_is():
+    import platform
+
+    from app import state
+
+    assert state.limit_malloc_arenas(0) is False  # 0 leaves glibc's default
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert state.limit_malloc_arenas(state.MALLOC_ARENAS) is True
