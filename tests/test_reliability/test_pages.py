@@ -4,6 +4,7 @@ exception; good files stay usable."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from bad_inputs import image_files
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_pages"))
+from page_helpers import TIMEOUT, by_label, no_exception  # noqa: E402
+
 REPO_PAGES = Path(__file__).resolve().parents[2] / "pages"
 FILES = image_files()
-TIMEOUT = 180
 #: The image pages' uploaders take these extensions only (the browser refuses others; Streamlit raises if forced).
 ALLOWED = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -23,16 +26,6 @@ ALLOWED = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 def upload_name(name: str) -> str:
     """``name``, or the same file named ``.jpg`` when the uploaders refuse its extension (text, PDF, GIF)."""
     return name if name.lower().endswith(ALLOWED) else name.rsplit(".", 1)[0] + ".jpg"
-
-
-def no_exception(at) -> None:
-    assert not at.exception, [e.message for e in at.exception]
-
-
-def by_label(elements, label: str):
-    found = [e for e in elements if e.label == label]
-    assert found, f"no widget labelled {label!r}"
-    return found[0]
 
 
 def test_heatmaps_page_every_kind_of_upload():
