@@ -35,7 +35,8 @@ plain HRNet on the same persons, look at the heatmaps, at the GC attention maps 
 """
 LIMITS = (f"Limits: uploads up to {state.MAX_UPLOAD_BYTES // 2**20} MB and {state.MAX_PIXELS / 1e6:.0f} megapixels; "
           f"the {state.MAX_PERSONS} persons with the highest box scores; a request stops after "
-          f"{state.REQUEST_TIME_LIMIT_S:.0f} s; attributions are cut to about {state.ATTRIBUTION_BUDGET_S:.0f} s. Boxes below a box score of {state.DETECTOR_MIN_SCORE} are never kept. "
+          f"{state.REQUEST_TIME_LIMIT_S:.0f} s; attributions are cut to about {state.ATTRIBUTION_BUDGET_S:.0f} s. "
+          f"Boxes below a box score of {state.DETECTOR_MIN_SCORE} are never kept. "
           "OpenCV 5 has no HOG people detector any more: the offline detector is SSDLite-MobileNetV2.")
 
 
