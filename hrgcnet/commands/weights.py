@@ -16,6 +16,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("weights_id", choices=list(OFFICIAL_WEIGHTS), metavar="ID", help=", ".join(OFFICIAL_WEIGHTS))
     d.add_argument("--timeout", type=float, default=20.0, help="network timeout in seconds")
     d.set_defaults(func=run_download)
+    e = sub.add_parser("export", help="write trained weights as compact safetensors (the committed default weights)",
+                       description="Loads SOURCE strictly into MODEL (so the file fits the architecture) and writes it "
+                                   "with SOURCE's metadata, by default to hrgcnet/weights/MODEL.safetensors.")
+    e.add_argument("source", help="weights file, e.g. runs/NAME/best.safetensors")
+    e.add_argument("--model", required=True, help="model name (see `hrgcnet models`)")
+    e.add_argument("--dtype", choices=["fp16", "int8"], default="fp16",
+                   help="fp16, or int8 per output channel for conv/linear weights (half the size; check its AP)")
+    e.add_argument("--out", help="output path (default: the committed weights of MODEL)")
+    e.set_defaults(func=run_export)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -28,4 +37,21 @@ def run_list(args: argparse.Namespace) -> int:
 def run_download(args: argparse.Namespace) -> int:
     path = download_official(args.weights_id, timeout=args.timeout)
     print(f"{args.weights_id}: {path}\nuse it with: hrgcnet predict IMAGE --model {OFFICIAL_WEIGHTS[args.weights_id].model} --weights {path}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..models.registry import create_model
+    from ..models.weights import WEIGHTS_DIR, load_weights, save_weights
+
+    _, meta = load_weights(args.source)
+    model = create_model(args.model, weights=args.source)  # strict: names missing / unexpected keys
+    out = args.out or WEIGHTS_DIR / f"{args.model}.safetensors"
+    meta = {**{k: v for k, v in meta.items() if k != "weights_format"}, "model": args.model,
+            "exported_from": str(args.source)}
+    path = save_weights(model, out, metadata=meta, dtype=torch.int8 if args.dtype == "int8" else torch.float16)
+    print(f"{args.model}: wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, {args.dtype}); "
+          f"measure it with: hrgcnet eval --ann ../shared/data/coco/val.json --model {args.model} --weights {path}")
     return 0

@@ -32,16 +32,55 @@ def default_weights_path(model_name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+#: Key suffix of the per-output-channel scales of an int8 weight (``<key>`` holds the int8 values).
+INT8_SCALE_SUFFIX = ".__int8_scale__"
+
+
+def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-output-channel int8: ``weight (O, ...)`` -> ``(q int8 (O, ...), scale float32 (O,))`` with
+    ``weight ≈ q * scale`` (error at most ``scale / 2`` per element)."""
+    w = weight.detach().float()
+    scale = w.reshape(w.shape[0], -1).abs().amax(dim=1).clamp_min(1e-12) / 127.0
+    q = torch.round(w / scale.view(-1, *([1] * (w.dim() - 1)))).clamp_(-127, 127).to(torch.int8)
+    return q, scale
+
+
+def dequantize_int8(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
+    """A state dict with every ``<key>`` + ``<key>`` :data:`INT8_SCALE_SUFFIX` pair turned back into float32."""
+    out: StateDict = {}
+    for key, value in state_dict.items():
+        if key.endswith(INT8_SCALE_SUFFIX):
+            continue
+        scale = state_dict.get(key + INT8_SCALE_SUFFIX)
+        if scale is not None:
+            value = value.float() * scale.float().view(-1, *([1] * (value.dim() - 1)))
+        out[key] = value
+    return out
+
+
 def save_weights(model: nn.Module | Mapping[str, torch.Tensor], path: str | Path, metadata: Mapping | None = None,
                  dtype: torch.dtype | None = torch.float16) -> Path:
     """Save a state dict as safetensors; floating tensors cast to ``dtype`` (None keeps them).
 
-    ``metadata`` values are stored as JSON strings (safetensors metadata is ``str -> str``).
+    ``dtype=torch.int8``: weights of 2 or more dimensions (conv, linear) are stored as symmetric per-output-channel
+    int8 with a float32 scale each (:func:`quantize_int8`, half the size of fp16), every other floating tensor as
+    fp16; :func:`load_weights` turns them back into float32. ``metadata`` values are stored as JSON strings
+    (safetensors metadata is ``str -> str``).
     """
     sd = model.state_dict() if isinstance(model, nn.Module) else dict(model)
-    tensors = {k: (v.detach().to(dtype) if dtype is not None and v.is_floating_point() else v.detach()).contiguous().cpu()
-               for k, v in sd.items()}
+    tensors: StateDict = {}
+    for k, v in sd.items():
+        v = v.detach().cpu()
+        if dtype == torch.int8 and v.is_floating_point() and v.dim() >= 2:
+            tensors[k], tensors[k + INT8_SCALE_SUFFIX] = quantize_int8(v)
+        elif v.is_floating_point() and dtype is not None:
+            tensors[k] = v.to(torch.float16 if dtype == torch.int8 else dtype)
+        else:
+            tensors[k] = v
+    tensors = {k: v.contiguous() for k, v in tensors.items()}
     meta = {str(k): json.dumps(v) for k, v in (metadata or {}).items()}
+    if dtype == torch.int8:
+        meta["weights_format"] = json.dumps("int8 per output channel (conv/linear), fp16 otherwise")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta)
@@ -84,7 +123,7 @@ def load_weights(path: str | Path) -> tuple[StateDict, dict]:
             sd = load_file(str(path))
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
             raise WeightsError(f"cannot read safetensors file {path} (truncated or not safetensors?): {exc}") from exc
-        return sd, read_metadata(path)
+        return dequantize_int8(sd), read_metadata(path)
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic != b"PK\x03\x04" and not magic.startswith(b"\x80"):  # torch's zip format, or a legacy pickle

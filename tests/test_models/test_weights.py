@@ -6,8 +6,8 @@ import torch
 
 from hrgcnet.errors import WeightsError
 from hrgcnet.models import create_model
-from hrgcnet.models.weights import (convert_state_dict, init_from_hrnet, load_state_dict_strict, load_weights,
-                                    read_metadata, save_weights)
+from hrgcnet.models.weights import (INT8_SCALE_SUFFIX, convert_state_dict, init_from_hrnet, load_state_dict_strict,
+                                    load_weights, quantize_int8, read_metadata, save_weights)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,55 @@ def test_safetensors_round_trip_with_metadata(tmp_path, hrnet):
     model = create_model("hrnet-w32", weights=path)
     assert model.conv1.weight.dtype == torch.float32
     torch.testing.assert_close(model.conv1.weight, hrnet.conv1.weight, atol=1e-3, rtol=1e-3)
+
+
+def test_int8_weights_round_trip_within_half_a_step(tmp_path, hrnet):
+    """int8 files: conv weights per output channel (error <= scale / 2), the rest fp16; loaded back as float32
+    into the same strict loader; half the size of fp16."""
+    fp16 = save_weights(hrnet, tmp_path / "w16.safetensors")
+    int8 = save_weights(hrnet, tmp_path / "w8.safetensors", metadata={"ap": 0.5}, dtype=torch.int8)
+    assert int8.stat().st_size < 0.55 * fp16.stat().st_size
+    sd, meta = load_weights(int8)
+    assert meta["ap"] == 0.5 and "int8" in meta["weights_format"]
+    assert set(sd) == set(hrnet.state_dict()) and not any(INT8_SCALE_SUFFIX in k for k in sd)
+    for key, ref in hrnet.state_dict().items():
+        if ref.is_floating_point() and ref.dim() >= 2:
+            _, scale = quantize_int8(ref)
+            step = scale.view(-1, *([1] * (ref.dim() - 1)))
+            assert sd[key].dtype == torch.float32 and ((sd[key] - ref).abs() <= step / 2 + 1e-7).all(), key
+        elif ref.is_floating_point():
+            torch.testing.assert_close(sd[key].float(), ref.half().float())
+        else:
+            assert torch.equal(sd[key], ref)
+    model = create_model("hrnet-w32", weights=int8)  # strict load, no leftover scale keys
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        err = (model.eval()(x) - hrnet.eval()(x)).abs().max() / hrnet(x).abs().max()
+    assert err < 0.05
+
+
+def test_quantize_int8_edge_cases():
+    q, scale = quantize_int8(torch.zeros(3, 2, 1, 1))  # an all-zero channel: no division by zero
+    assert q.dtype == torch.int8 and torch.equal(q, torch.zeros_like(q)) and (scale > 0).all()
+    w = torch.tensor([[1.0, -2.0], [0.5, 0.25]])
+    q, scale = quantize_int8(w)
+    assert q.tolist() == [[64, -127], [127, 64]] and scale.tolist() == pytest.approx([2 / 127, 0.5 / 127])
+
+
+def test_export_command(tmp_path, hrnet, capsys):
+    from hrgcnet.cli import main
+
+    src = save_weights(hrnet, tmp_path / "best.safetensors", metadata={"ap": 0.1, "input_size": "128x96"})
+    out = tmp_path / "hrnet-w32.safetensors"
+    assert main(["weights", "export", str(src), "--model", "hrnet-w32", "--dtype", "int8", "--out", str(out)]) == 0
+    assert "int8" in capsys.readouterr().out
+    meta = read_metadata(out)
+    assert (meta["model"], meta["input_size"], meta["ap"]) == ("hrnet-w32", "128x96", 0.1)
+    again = tmp_path / "fp16.safetensors"  # an int8 file exported back to fp16 says so
+    assert main(["weights", "export", str(out), "--model", "hrnet-w32", "--out", str(again)]) == 0
+    assert "weights_format" not in read_metadata(again)
+    assert main(["weights", "export", str(src), "--model", "hrgcnet-w32", "--out", str(tmp_path / "x.safetensors")]) == 2
+    assert "missing" in capsys.readouterr().err.lower()
 
 
 def test_wrong_architecture_names_the_keys(tmp_path, hrnet):
