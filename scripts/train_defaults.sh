@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Trains the default weights (issue "trained default weights"): hrgcnet-w32 and hrnet-w32 with the
 # identical CPU recipe, side by side, one intra-op thread each, resumable.
-#   bash scripts/train_defaults.sh [MAX_MINUTES]     (default 100; run again to continue both runs;
+#   bash scripts/train_defaults.sh [MAX_MINUTES [STOP_AFTER_STEPS]]   (default 100 minutes; run again to continue
+#   both runs; STOP_AFTER_STEPS stops both at the same step, for a comparison at equal samples seen;
 #   `kill PID` stops a run after its current step with a checkpoint)
 # Runs live outside the checkout (RUNS_ROOT, default /work/runs); logs in RUNS_ROOT/<run>.out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_MINUTES=${1:-100}
+STOP=()
+if [ -n "${2:-}" ]; then STOP=(--stop-after-steps "$2"); fi
 RUNS_ROOT=${RUNS_ROOT:-/work/runs}
 PY=${PY:-.venv/bin/python}
 mkdir -p "$RUNS_ROOT"
@@ -19,7 +22,7 @@ for model in hrgcnet-w32 hrnet-w32; do
     args=(--config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs 500 --workers 1
           --set val_every=10 --set checkpoint_minutes=10)
   fi
-  OMP_NUM_THREADS=1 nohup "$PY" -m hrgcnet train "${args[@]}" --max-minutes "$MAX_MINUTES" --no-progress \
+  OMP_NUM_THREADS=1 nohup "$PY" -m hrgcnet train "${args[@]}" --max-minutes "$MAX_MINUTES" "${STOP[@]}" --no-progress \
     >> "$run.out" 2>&1 &
   echo "$model: pid $! -> $run ($run.out)"
 done
