@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from hrgcnet.detectors import Detector, create_detector, detector_label
+from hrgcnet.errors import HRGCNetError
 from hrgcnet.io import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from hrgcnet.models import get_spec, list_models
 from hrgcnet.models.weights import default_weights_path, read_metadata
@@ -115,9 +116,30 @@ def model_card(name: str) -> str:
         source = ", ".join(str(s) for s in source)
     ap_text = f"measured AP {float(ap):.3f}" if isinstance(ap, (int, float)) else "AP not recorded"
     where = f" on {meta['val_ann']}" if meta.get("val_ann") and ap_text.startswith("measured") else ""
-    size = meta.get("input_size") or meta.get("input_hw")
-    size_text = f", input {size[0]}x{size[1]}" if isinstance(size, (list, tuple)) and len(size) == 2 else ""
+    size = weights_input_size(name)
+    size_text = f", input {size}" if size else ""
     return f"**{spec.label}**: weights `{path.name}` trained on {source}{size_text}; {ap_text}{where}."
+
+
+def weights_input_size(name: str) -> str | None:
+    """The input size (``"HxW"``) the committed weights of ``name`` were trained at, from their metadata."""
+    path = default_weights_path(name)
+    if path is None:
+        return None
+    meta = read_metadata(path)
+    for value in (meta.get("input_size"), meta.get("input_hw")):
+        try:
+            h, w = parse_input_hw(value)
+            return f"{h}x{w}"
+        except (HRGCNetError, TypeError, ValueError):
+            continue
+    return None
+
+
+def default_input_size(name: str) -> str:
+    """The input size the UI starts with for ``name``: its weights' own size when the UI offers it."""
+    size = weights_input_size(name)
+    return size if size in INPUT_SIZES else DEFAULT_INPUT_SIZE
 
 
 def untrained_banner(names: list[str] | None = None) -> str:

@@ -64,7 +64,7 @@ def build_demo() -> gr.Blocks:
                 model = gr.Dropdown(models, value=first_model, label="Model", elem_id="model")
                 card = gr.Markdown(state.model_card(first_model), elem_id="model-card")
                 with gr.Row():
-                    input_size = gr.Radio(list(state.INPUT_SIZES), value=state.DEFAULT_INPUT_SIZE,
+                    input_size = gr.Radio(list(state.INPUT_SIZES), value=state.default_input_size(first_model),
                                           label="Input size (HxW)")
                     flip_test = gr.Checkbox(True, label="Flip test (twice the time)")
                 detector = gr.Radio(list(state.DETECTORS), value="yolo", label="Person detector")

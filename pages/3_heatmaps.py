@@ -79,14 +79,15 @@ def pick_image() -> np.ndarray | None:
 st.title("Heatmaps")
 st.caption("Per-keypoint heatmaps (1/4 of the input size) of the same person crops for each model, from "
            "`PoseEstimator(..., return_heatmaps=True)`; person boxes from one detector, shared by all models.")
-if msg := untrained_message():
-    st.warning(msg)
+untrained_warning = st.empty()  # about the models chosen below
 
 left, right = st.columns([1, 2])
 with left:
     image = pick_image()
     models = st.multiselect("Models", list_models(), default=["hrnet-w32", "hrgcnet-w32"], format_func=label,
                             max_selections=4)
+    if msg := untrained_message(models):
+        untrained_warning.warning(msg)
     detector = st.selectbox("Person detector", ["ssd", "full", "yolo"],
                             help="ssd: offline SSDLite (OpenVINO); full: the whole image is one person; "
                                  "yolo: Ultralytics weights if present locally, else falls back to ssd.")

@@ -48,7 +48,7 @@ def test_folder_to_json_and_drawings(photos, tmp_path, capsys):
     assert drawn.shape == np.asarray(Image.open(photos / TWO_PERSONS)).shape
     lines = captured.out.strip().splitlines()
     assert len(lines) == 2 and all("1 person(s)" in line for line in lines)
-    assert "note: untrained weights" in captured.err
+    assert "note: untrained weights" in captured.err  # --weights none
 
 
 def test_boxes_json_detector_and_json_to_stdout(photos, tmp_path, capsys):

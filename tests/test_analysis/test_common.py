@@ -4,6 +4,7 @@ import hrgcnet.analysis.common as common
 
 
 def test_untrained_message_names_the_models_without_weights(monkeypatch):
+    monkeypatch.setattr(common, "default_weights_path", lambda name: None)
     assert "no model has trained weights" in common.untrained_message()
     trained = {"hrnet-w32"}
     monkeypatch.setattr(common, "default_weights_path",

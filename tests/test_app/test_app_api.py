@@ -59,7 +59,10 @@ def test_predict_one_person_photo(client, coco_photos):
         assert len(r["keypoints"]) == 3 * len(KEYPOINT_NAMES)
     for word in ("detector", "pose", "decode", "ms"):
         assert word in timings
-    assert "untrained weights" in notes  # no committed weights yet: the app must say so
+    from hrgcnet.models.weights import default_weights_path
+
+    # without committed weights the app must say so; with them, it must not
+    assert ("untrained weights" in notes) == (default_weights_path("hrgcnet-w32") is None)
     assert block["choices"][0][0] == "stage1.block0"  # HRGCNet's GC attention maps are offered
 
 

@@ -59,6 +59,16 @@ def test_without_any_weights_two_untrained_models_are_offered(tmp_path, monkeypa
     assert "untrained" in state.model_card("hrnet-w32")
 
 
+def test_the_input_size_starts_at_the_weights_own(tmp_path, monkeypatch):
+    fake_weights(tmp_path, monkeypatch, {"hrgcnet-w32": {"input_size": "128x96"}, "hrnet-w32": {"input_hw": [384, 288]},
+                                         "hrgcnet-w48": {"input_size": "64x64"}})
+    assert state.default_input_size("hrgcnet-w32") == "128x96" and "input 128x96" in state.model_card("hrgcnet-w32")
+    assert state.default_input_size("hrnet-w32") == "384x288"
+    assert state.weights_input_size("hrgcnet-w48") == "64x64"
+    assert state.default_input_size("hrgcnet-w48") == state.DEFAULT_INPUT_SIZE  # a size the UI does not offer
+    assert state.default_input_size("hrnet-w48") == state.DEFAULT_INPUT_SIZE  # no weights
+
+
 def test_only_models_with_weights_are_offered_with_their_card(tmp_path, monkeypatch):
     fake_weights(tmp_path, monkeypatch, {"hrgcnet-w48": {"model": "hrgcnet-w48", "ap": 0.7125, "input_size": [256, 192],
                                                          "data": ["coco/train.json"], "val_ann": "coco/val.json"}})

@@ -48,7 +48,9 @@ def test_state_is_carried_and_fps_reported():
     assert live.processed == 4 and live.skipped == 0
     assert live.fps() > 0
     assert f"{live.fps():.1f} FPS achieved" in status and "4 processed, 0 skipped" in status
-    assert "untrained weights" in status
+    from hrgcnet.models.weights import default_weights_path
+
+    assert ("untrained weights" in status) == (default_weights_path("hrgcnet-w32") is None)
 
 
 def test_frames_over_the_rate_cap_are_skipped(monkeypatch):
