@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_MINUTES=${1:-100}
+# EPOCHS x 2048 samples is the length of the cosine schedule of a new run (default 500: 1.02M samples per
+# model); a session-bounded run picks EPOCHS so the schedule ends within the session.
+EPOCHS=${EPOCHS:-500}
 STOP=()
 if [ -n "${2:-}" ]; then STOP=(--stop-after-steps "$2"); fi
 RUNS_ROOT=${RUNS_ROOT:-/work/runs}
@@ -18,8 +21,8 @@ for model in hrgcnet-w32 hrnet-w32; do
   if [ -f "$run/last.pt" ]; then
     args=(--resume "$run")
   else
-    # 500 epochs x 2048 samples = 1.02M samples per model, cosine to 1% with 100 warm-up steps.
-    args=(--config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs 500 --workers 1
+    # cosine to 1% with 100 warm-up steps over EPOCHS x 2048 samples.
+    args=(--config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs "$EPOCHS" --workers 1
           --set val_every=10 --set checkpoint_minutes=10)
   fi
   OMP_NUM_THREADS=1 nohup "$PY" -m hrgcnet train "${args[@]}" --max-minutes "$MAX_MINUTES" "${STOP[@]}" --no-progress \
