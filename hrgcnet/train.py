@@ -362,6 +362,7 @@ class Trainer:
             "sigma": cfg.sigma, "unbiased": cfg.unbiased,
             "data": [d.ann for d in cfg.train_data], "val_ann": cfg.val_ann,
             "steps": self.state.step, "epoch": self.state.epoch, "ap": summary.get("AP"), "val": summary,
+            "init_from": cfg.init_from,
         })
 
     # ---------------------------------------------------------------------------------------- loop

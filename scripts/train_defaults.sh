@@ -5,6 +5,8 @@
 #   both runs; STOP_AFTER_STEPS stops both at the same step, for a comparison at equal samples seen;
 #   `kill PID` stops a run after its current step with a checkpoint)
 # Runs live outside the checkout (RUNS_ROOT, default /work/runs); logs in RUNS_ROOT/<run>.out.
+# A new run starts from the model's committed weights (hrgcnet/weights/MODEL.safetensors) when they exist, so
+# training carries on across sessions whose run folders did not survive; FROM_SCRATCH=1 starts from random.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_MINUTES=${1:-100}
@@ -22,7 +24,10 @@ for model in hrgcnet-w32 hrnet-w32; do
     args=(--resume "$run")
   else
     # cosine to 1% with 100 warm-up steps over EPOCHS x 2048 samples.
-    args=(--config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs "$EPOCHS" --workers 1
+    init=()
+    committed="hrgcnet/weights/$model.safetensors"
+    if [ -f "$committed" ] && [ -z "${FROM_SCRATCH:-}" ]; then init=(--init-from "$committed"); fi
+    args=("${init[@]}" --config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs "$EPOCHS" --workers 1
           --set val_every=10 --set checkpoint_minutes=10)
   fi
   OMP_NUM_THREADS=1 nohup "$PY" -m hrgcnet train "${args[@]}" --max-minutes "$MAX_MINUTES" "${STOP[@]}" --no-progress \
