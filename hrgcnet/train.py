@@ -267,11 +267,15 @@ class Trainer:
         # Model, optimiser, schedule.
         model = create_model(config.model)
         self.init_report = None
+        #: samples the initial weights had seen (their ``samples_seen`` metadata), so that training carried on
+        #: from committed weights counts all of it
+        self.samples_before = 0
         if config.init_from and not resume:
             from .models.weights import init_from_hrnet, load_weights
 
-            state_dict, _ = load_weights(config.init_from)
+            state_dict, init_meta = load_weights(config.init_from)
             self.init_report = init_from_hrnet(model, state_dict)
+            self.samples_before = int(init_meta.get("samples_seen") or 0)
             self._print(f"init from {config.init_from}: {self.init_report.summary()}")
         model.to(self.device)
         if config.channels_last:
@@ -307,7 +311,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
             "epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch, "step": s.step,
-            "best_ap": s.best_ap, "elapsed_s": s.elapsed_s,
+            "best_ap": s.best_ap, "elapsed_s": s.elapsed_s, "samples_before": self.samples_before,
             "rng": rng_state(),
             "meta": {"model": self.cfg.model, "input_size": self.cfg.input_size},
         }, tmp)
@@ -324,6 +328,7 @@ class Trainer:
         self.state = TrainState(ckpt["epoch"], ckpt["batch_in_epoch"], ckpt["step"], ckpt["best_ap"],
                                 ckpt["elapsed_s"])
         set_rng_state(ckpt["rng"])
+        self.samples_before = int(ckpt.get("samples_before", 0))
 
     # ------------------------------------------------------------------------------------ validation
 
@@ -363,6 +368,7 @@ class Trainer:
             "data": [d.ann for d in cfg.train_data], "val_ann": cfg.val_ann,
             "steps": self.state.step, "epoch": self.state.epoch, "ap": summary.get("AP"), "val": summary,
             "init_from": cfg.init_from,
+            "samples_seen": self.samples_before + self.state.step * cfg.batch_size * self.info.world_size,
         })
 
     # ---------------------------------------------------------------------------------------- loop
@@ -403,6 +409,7 @@ class Trainer:
         global_batch = cfg.batch_size * info.world_size
         n_params = sum(p.numel() for p in self.model.parameters())
         self.log.write("start", step=s.step, epoch=s.epoch, resumed=s.step > 0, world_size=info.world_size,
+                       samples_before=self.samples_before,
                        device=str(self.device),
                        amp=str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
                        params=n_params, persons=len(self.dataset), samples_per_epoch=self.sampler.samples_per_epoch,

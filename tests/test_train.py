@@ -49,6 +49,7 @@ def test_overfitting_real_images_raises_ap(tiny_coco, tmp_path):
     best = tmp_path / "run" / "best.safetensors"
     meta = read_metadata(best)
     assert meta["model"] == "hrgcnet-w32" and meta["input_size"] == "64x64" and meta["steps"] == 60
+    assert meta["samples_seen"] == 60 * 8 and meta["init_from"] is None
     assert meta["ap"] == pytest.approx(trained["AP"]) and meta["data"] == [str(ann)]
     reloaded, _ = evaluate_model(create_model(cfg.model, weights=best), ann, images, cfg.input_hw, flip_test=False)
     assert reloaded["AP"] == pytest.approx(trained["AP"], abs=0.05)
@@ -132,11 +133,13 @@ def test_init_from_hrnet_checkpoint(tiny_coco, tmp_path):
     ann, images = tiny_coco
     torch.manual_seed(1)
     hrnet = create_model("hrnet-w32")
-    path = save_weights(hrnet, tmp_path / "hrnet.safetensors", metadata={"model": "hrnet-w32"}, dtype=None)
+    path = save_weights(hrnet, tmp_path / "hrnet.safetensors", metadata={"model": "hrnet-w32", "samples_seen": 1000},
+                        dtype=None)
     cfg = _resume_config(images, ann, init_from=str(path))
     from hrgcnet.distributed import init_distributed
 
     trainer = Trainer(cfg, tmp_path / "run", init_distributed("cpu"))
+    assert trainer.samples_before == 1000  # counted on in the weights' samples_seen and the learning curves
     report = trainer.init_report
     assert report is not None and len(report.copied) > 1000 and report.new  # GC blocks are new
     model_sd, source = trainer.model.state_dict(), hrnet.state_dict()

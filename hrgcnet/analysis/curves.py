@@ -1,8 +1,8 @@
 """Learning curves: validation AP against samples seen, read from training runs' ``log.jsonl``.
 
 A run directory (``hrgcnet train --run-dir``) holds ``config.yaml`` and ``log.jsonl``; each periodic validation
-is a ``"val"`` event with the step and the COCO summary. Samples seen = step x batch size x world size (from the
-run's ``"start"`` events). The default weights' curves are committed as :data:`COMMITTED_CURVES`
+is a ``"val"`` event with the step and the COCO summary. Samples seen = step x batch size x world size, plus the
+samples its initial weights had seen (both from the run's ``"start"`` events). The default weights' curves are committed as :data:`COMMITTED_CURVES`
 (``hrgcnet curves RUN_DIR... --out`` writes it), read by the Streamlit evaluation page.
 """
 
@@ -33,7 +33,7 @@ def curves_from_run(run_dir: str | Path) -> list[dict]:
     if not (run / "config.yaml").is_file() or not log.is_file():
         raise DatasetError(f"{run} is not a training run directory (needs config.yaml and log.jsonl)")
     cfg = load_config(run / "config.yaml")
-    world_size = 1
+    world_size, samples_before = 1, 0
     rows: dict[int, dict] = {}
     for number, line in enumerate(log.read_text().splitlines(), 1):
         if not line.strip():
@@ -44,10 +44,11 @@ def curves_from_run(run_dir: str | Path) -> list[dict]:
             raise DatasetError(f"{log}:{number} is not a JSON line") from None
         if event.get("event") == "start":
             world_size = int(event.get("world_size") or 1)
+            samples_before = int(event.get("samples_before") or 0)
         elif event.get("event") == "val":
             step = int(event["step"])
             rows[step] = {"model": cfg.model, "input_size": cfg.input_size, "step": step,
-                          "samples_seen": step * cfg.batch_size * world_size,
+                          "samples_seen": samples_before + step * cfg.batch_size * world_size,
                           **{k: round(float(event[k]), 4) for k in SUMMARY_KEYS if event.get(k) is not None}}
     return [rows[s] for s in sorted(rows)]
 

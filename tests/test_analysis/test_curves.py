@@ -8,11 +8,11 @@ from hrgcnet.config import TrainConfig, save_config
 from hrgcnet.errors import DatasetError
 
 
-def make_run(tmp_path, name="run", world_size=2, vals=((64, 0.1), (128, 0.25))):
+def make_run(tmp_path, name="run", world_size=2, vals=((64, 0.1), (128, 0.25)), samples_before=0):
     run = tmp_path / name
     run.mkdir()
     save_config(TrainConfig(model="hrnet-w32", input_size="128x96", batch_size=16), run / "config.yaml")
-    events = [{"event": "start", "step": 0, "world_size": world_size},
+    events = [{"event": "start", "step": 0, "world_size": world_size, "samples_before": samples_before},
               {"event": "train", "step": 10, "loss": 1.0}]
     events += [{"event": "val", "step": step, "AP": ap, "AP50": 2 * ap, "AP75": ap / 2, "APM": ap, "APL": ap,
                 "AR": ap + 0.01} for step, ap in vals]
@@ -24,6 +24,11 @@ def test_rows_from_a_run(tmp_path):
     rows = curves_from_run(make_run(tmp_path))
     assert [(r["step"], r["samples_seen"], r["AP"]) for r in rows] == [(64, 64 * 16 * 2, 0.1), (128, 128 * 32, 0.25)]
     assert rows[0]["model"] == "hrnet-w32" and rows[0]["input_size"] == "128x96" and rows[1]["AR"] == 0.26
+
+
+def test_a_run_from_trained_weights_counts_their_samples(tmp_path):
+    rows = curves_from_run(make_run(tmp_path, world_size=1, vals=((64, 0.1),), samples_before=5000))
+    assert [r["samples_seen"] for r in rows] == [5000 + 64 * 16]
 
 
 def test_a_resumed_run_keeps_one_row_per_step(tmp_path):

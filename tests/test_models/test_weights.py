@@ -111,6 +111,24 @@ def test_export_command(tmp_path, hrnet, capsys):
     assert "missing" in capsys.readouterr().err.lower()
 
 
+def test_export_completes_samples_seen_from_the_run(tmp_path, hrnet, capsys):
+    """Weights of a run older than the ``samples_seen`` key get it from their run's log at export."""
+    import json
+
+    from hrgcnet.cli import main
+    from hrgcnet.config import TrainConfig, save_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_config(TrainConfig(model="hrnet-w32", input_size="128x96", batch_size=16), run / "config.yaml")
+    (run / "log.jsonl").write_text(json.dumps({"event": "start", "step": 0, "world_size": 1}) + "\n"
+                                   + json.dumps({"event": "val", "step": 64, "AP": 0.1}) + "\n")
+    src = save_weights(hrnet, run / "best.safetensors", metadata={"ap": 0.1, "steps": 64})
+    out = tmp_path / "out.safetensors"
+    assert main(["weights", "export", str(src), "--model", "hrnet-w32", "--out", str(out)]) == 0
+    assert read_metadata(out)["samples_seen"] == 64 * 16
+
+
 def test_wrong_architecture_names_the_keys(tmp_path, hrnet):
     path = save_weights(hrnet, tmp_path / "hrnet.safetensors", {"model": "hrnet-w32"})
     with pytest.raises(WeightsError) as err:
