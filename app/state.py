@@ -118,7 +118,8 @@ def model_card(name: str) -> str:
     where = f" on {meta['val_ann']}" if meta.get("val_ann") and ap_text.startswith("measured") else ""
     size = weights_input_size(name)
     size_text = f", input {size}" if size else ""
-    return f"**{spec.label}**: weights `{path.name}` trained on {source}{size_text}; {ap_text}{where}."
+    note = f" {meta['note']}" if meta.get("note") else ""
+    return f"**{spec.label}**: weights `{path.name}` trained on {source}{size_text}; {ap_text}{where}.{note}"
 
 
 def weights_input_size(name: str) -> str | None:

@@ -25,6 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--dtype", choices=["fp16", "int8"], default="fp16",
                    help="fp16, or int8 per output channel for conv/linear weights (half the size; check its AP)")
     e.add_argument("--out", help="output path (default: the committed weights of MODEL)")
+    e.add_argument("--note", help="one line on what to expect of these weights, stored in the metadata and shown "
+                                  "with them (e.g. in the app's model card)")
     e.set_defaults(func=run_export)
 
 
@@ -63,7 +65,7 @@ def run_export(args: argparse.Namespace) -> int:
     model = create_model(args.model, weights=args.source)  # strict: names missing / unexpected keys
     out = args.out or WEIGHTS_DIR / f"{args.model}.safetensors"
     meta = {**{k: v for k, v in meta.items() if k != "weights_format"}, "model": args.model,
-            "exported_from": str(args.source)}
+            "exported_from": str(args.source), **({"note": args.note} if args.note else {})}
     if "samples_seen" not in meta and "steps" in meta:  # weights of runs older than that key: from their run's log
         meta.update(samples_seen_from_run(Path(args.source).parent, int(meta["steps"])))
     path = save_weights(model, out, metadata=meta, dtype=torch.int8 if args.dtype == "int8" else torch.float16)

@@ -71,11 +71,13 @@ def test_the_input_size_starts_at_the_weights_own(tmp_path, monkeypatch):
 
 def test_only_models_with_weights_are_offered_with_their_card(tmp_path, monkeypatch):
     fake_weights(tmp_path, monkeypatch, {"hrgcnet-w48": {"model": "hrgcnet-w48", "ap": 0.7125, "input_size": [256, 192],
-                                                         "data": ["coco/train.json"], "val_ann": "coco/val.json"}})
+                                                         "data": ["coco/train.json"], "val_ann": "coco/val.json",
+                                                         "note": "A short run."}})
     assert state.enabled_models() == ["hrgcnet-w48"]
     assert state.untrained_banner() == ""
     card = state.model_card("hrgcnet-w48")
     assert "measured AP 0.713 on coco/val.json" in card and "coco/train.json" in card and "256x192" in card
+    assert card.endswith("coco/val.json. A short run.")
     with pytest.raises(UsageError, match="no HRNET model"):
         handlers.counterpart("hrgcnet-w48")
 

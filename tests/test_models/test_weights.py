@@ -125,8 +125,8 @@ def test_export_completes_samples_seen_from_the_run(tmp_path, hrnet, capsys):
                                    + json.dumps({"event": "val", "step": 64, "AP": 0.1}) + "\n")
     src = save_weights(hrnet, run / "best.safetensors", metadata={"ap": 0.1, "steps": 64})
     out = tmp_path / "out.safetensors"
-    assert main(["weights", "export", str(src), "--model", "hrnet-w32", "--out", str(out)]) == 0
-    assert read_metadata(out)["samples_seen"] == 64 * 16
+    assert main(["weights", "export", str(src), "--model", "hrnet-w32", "--out", str(out), "--note", "Rough."]) == 0
+    assert read_metadata(out)["samples_seen"] == 64 * 16 and read_metadata(out)["note"] == "Rough."
 
 
 def test_wrong_architecture_names_the_keys(tmp_path, hrnet):
