@@ -23,10 +23,10 @@ for model in hrgcnet-w32 hrnet-w32; do
   if [ -f "$run/last.pt" ]; then
     args=(--resume "$run")
   else
-    # cosine to 1% with 100 warm-up steps over EPOCHS x 2048 samples.
     init=()
     committed="hrgcnet/weights/$model.safetensors"
     if [ -f "$committed" ] && [ -z "${FROM_SCRATCH:-}" ]; then init=(--init-from "$committed"); fi
+    # cosine to 1% with 100 warm-up steps over EPOCHS x 2048 samples.
     args=("${init[@]}" --config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs "$EPOCHS" --workers 1
           --set val_every=10 --set checkpoint_minutes=10)
   fi

@@ -2,8 +2,9 @@
 
 A run directory (``hrgcnet train --run-dir``) holds ``config.yaml`` and ``log.jsonl``; each periodic validation
 is a ``"val"`` event with the step and the COCO summary. Samples seen = step x batch size x world size, plus the
-samples its initial weights had seen (both from the run's ``"start"`` events). The default weights' curves are committed as :data:`COMMITTED_CURVES`
-(``hrgcnet curves RUN_DIR... --out`` writes it), read by the Streamlit evaluation page.
+samples its initial weights had seen (both from the run's ``"start"`` events). The default weights' curves are
+committed as :data:`COMMITTED_CURVES` (``hrgcnet curves RUN_DIR... --out`` writes it), read by the Streamlit
+evaluation page.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ def samples_seen_from_run(run_dir: Path, step: int) -> dict:
         rows = curves_from_run(run_dir)
     except DatasetError:
         return {}
-    return {"samples_seen": int(r["samples_seen"]) for r in rows if r["step"] == step}
+    at_step = [r["samples_seen"] for r in rows if r["step"] == step]
+    return {"samples_seen": int(at_step[0])} if at_step else {}
 
 
 def run_export(args: argparse.Namespace) -> int:
