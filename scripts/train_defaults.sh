@@ -6,7 +6,8 @@
 #   `kill PID` stops a run after its current step with a checkpoint)
 # Runs live outside the checkout (RUNS_ROOT, default /work/runs); logs in RUNS_ROOT/<run>.out.
 # A new run starts from the model's committed weights (hrgcnet/weights/MODEL.safetensors) when they exist, so
-# training carries on across sessions whose run folders did not survive; FROM_SCRATCH=1 starts from random.
+# training carries on across sessions whose run folders did not survive; FROM_SCRATCH=1 starts from random;
+# INIT_RUNS=DIR starts from DIR/<run>/best.safetensors instead (the fp32 weights of earlier runs, when they survived).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_MINUTES=${1:-100}
@@ -25,6 +26,7 @@ for model in hrgcnet-w32 hrnet-w32; do
   else
     init=()
     committed="hrgcnet/weights/$model.safetensors"
+    if [ -n "${INIT_RUNS:-}" ]; then committed="$INIT_RUNS/${model}_128x96_cpu/best.safetensors"; fi
     if [ -f "$committed" ] && [ -z "${FROM_SCRATCH:-}" ]; then init=(--init-from "$committed"); fi
     # cosine to 1% with 100 warm-up steps over EPOCHS x 2048 samples.
     args=("${init[@]}" --config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs "$EPOCHS" --workers 1
