@@ -25,9 +25,12 @@ for model in hrgcnet-w32 hrnet-w32; do
     args=(--resume "$run")
   else
     init=()
-    committed="hrgcnet/weights/$model.safetensors"
-    if [ -n "${INIT_RUNS:-}" ]; then committed="$INIT_RUNS/${model}_128x96_cpu/best.safetensors"; fi
-    if [ -f "$committed" ] && [ -z "${FROM_SCRATCH:-}" ]; then init=(--init-from "$committed"); fi
+    weights="hrgcnet/weights/$model.safetensors"
+    if [ -n "${INIT_RUNS:-}" ]; then
+      weights="$INIT_RUNS/${model}_128x96_cpu/best.safetensors"
+      [ -f "$weights" ] || { echo "INIT_RUNS: no $weights" >&2; exit 2; }
+    fi
+    if [ -f "$weights" ] && [ -z "${FROM_SCRATCH:-}" ]; then init=(--init-from "$weights"); fi
     # cosine to 1% with 100 warm-up steps over EPOCHS x 2048 samples.
     args=("${init[@]}" --config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs "$EPOCHS" --workers 1
           --set val_every=10 --set checkpoint_minutes=10)
