@@ -271,11 +271,12 @@ class Trainer:
         #: from committed weights counts all of it
         self.samples_before = 0
         if config.init_from and not resume:
+            from .analysis.curves import weights_samples_seen
             from .models.weights import init_from_hrnet, load_weights
 
             state_dict, init_meta = load_weights(config.init_from)
             self.init_report = init_from_hrnet(model, state_dict)
-            self.samples_before = int(init_meta.get("samples_seen") or 0)
+            self.samples_before = weights_samples_seen(config.init_from, init_meta) or 0
             self._print(f"init from {config.init_from}: {self.init_report.summary()}")
         model.to(self.device)
         if config.channels_last:

@@ -54,6 +54,20 @@ def curves_from_run(run_dir: str | Path) -> list[dict]:
     return [rows[s] for s in sorted(rows)]
 
 
+def weights_samples_seen(weights_path: str | Path, meta: dict) -> int | None:
+    """Samples the weights in ``weights_path`` (metadata ``meta``) had seen: their ``samples_seen``, else (weights
+    written before that key) the run log next to them at their ``steps``; None when neither tells."""
+    if meta.get("samples_seen") is not None:
+        return int(meta["samples_seen"])
+    if meta.get("steps") is None:
+        return None
+    try:
+        rows = curves_from_run(Path(weights_path).parent)
+    except DatasetError:
+        return None
+    return next((int(r["samples_seen"]) for r in rows if r["step"] == int(meta["steps"])), None)
+
+
 def write_curves_csv(rows: list[dict], path: str | Path) -> Path:
     """Write ``rows`` (see :data:`COLUMNS`) as CSV; returns the path."""
     path = Path(path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..models.download import OFFICIAL_WEIGHTS, cached_path, download_official
 
@@ -43,22 +42,10 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def samples_seen_from_run(run_dir: Path, step: int) -> dict:
-    """``{"samples_seen": N}`` at ``step`` from the training run in ``run_dir``, or ``{}`` when it is not a run."""
-    from ..analysis.curves import curves_from_run
-    from ..errors import DatasetError
-
-    try:
-        rows = curves_from_run(run_dir)
-    except DatasetError:
-        return {}
-    at_step = [r["samples_seen"] for r in rows if r["step"] == step]
-    return {"samples_seen": int(at_step[0])} if at_step else {}
-
-
 def run_export(args: argparse.Namespace) -> int:
     import torch
 
+    from ..analysis.curves import weights_samples_seen
     from ..models.registry import create_model
     from ..models.weights import WEIGHTS_DIR, load_weights, save_weights
 
@@ -67,8 +54,9 @@ def run_export(args: argparse.Namespace) -> int:
     out = args.out or WEIGHTS_DIR / f"{args.model}.safetensors"
     meta = {**{k: v for k, v in meta.items() if k != "weights_format"}, "model": args.model,
             "exported_from": str(args.source), **({"note": args.note} if args.note else {})}
-    if "samples_seen" not in meta and "steps" in meta:  # weights of runs older than that key: from their run's log
-        meta.update(samples_seen_from_run(Path(args.source).parent, int(meta["steps"])))
+    seen = weights_samples_seen(args.source, meta)
+    if seen is not None:
+        meta["samples_seen"] = seen
     path = save_weights(model, out, metadata=meta, dtype=torch.int8 if args.dtype == "int8" else torch.float16)
     print(f"{args.model}: wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, {args.dtype}); "
           f"measure it with: hrgcnet eval --ann ../shared/data/coco/val.json --model {args.model} --weights {path}")

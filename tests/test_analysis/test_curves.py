@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from hrgcnet.analysis.curves import COLUMNS, COMMITTED_CURVES, curves_from_run, read_curves_csv, write_curves_csv
+from hrgcnet.analysis.curves import (COLUMNS, COMMITTED_CURVES, curves_from_run, read_curves_csv, weights_samples_seen,
+                                    write_curves_csv)
 from hrgcnet.cli import main
 from hrgcnet.config import TrainConfig, save_config
 from hrgcnet.errors import DatasetError
@@ -29,6 +30,16 @@ def test_rows_from_a_run(tmp_path):
 def test_a_run_from_trained_weights_counts_their_samples(tmp_path):
     rows = curves_from_run(make_run(tmp_path, world_size=1, vals=((64, 0.1),), samples_before=5000))
     assert [r["samples_seen"] for r in rows] == [5000 + 64 * 16]
+
+
+def test_samples_seen_of_weights_from_metadata_else_their_run(tmp_path):
+    """Weights written before the ``samples_seen`` key get it from the run log next to them (export, --init-from)."""
+    weights = make_run(tmp_path, world_size=1) / "best.safetensors"
+    assert weights_samples_seen(weights, {"samples_seen": "7", "steps": 64}) == 7
+    assert weights_samples_seen(weights, {"steps": "128"}) == 128 * 16
+    assert weights_samples_seen(weights, {"steps": 100}) is None  # no validation at that step
+    assert weights_samples_seen(tmp_path / "elsewhere.safetensors", {"steps": 64}) is None  # not in a run
+    assert weights_samples_seen(weights, {}) is None
 
 
 def test_a_resumed_run_keeps_one_row_per_step(tmp_path):
