@@ -14,6 +14,9 @@ MAX_MINUTES=${1:-100}
 # EPOCHS x 2048 samples is the length of the cosine schedule of a new run (default 500: 1.02M samples per
 # model); a session-bounded run picks EPOCHS so the schedule ends within the session.
 EPOCHS=${EPOCHS:-500}
+# LR: peak learning rate of a new run (default: the config's 1e-3).
+LR_ARGS=()
+if [ -n "${LR:-}" ]; then LR_ARGS=(--lr "$LR"); fi
 STOP=()
 if [ -n "${2:-}" ]; then STOP=(--stop-after-steps "$2"); fi
 RUNS_ROOT=${RUNS_ROOT:-/work/runs}
@@ -32,7 +35,7 @@ for model in hrgcnet-w32 hrnet-w32; do
     fi
     if [ -f "$weights" ] && [ -z "${FROM_SCRATCH:-}" ]; then init=(--init-from "$weights"); fi
     # cosine to 1% with 100 warm-up steps over EPOCHS x 2048 samples.
-    args=("${init[@]}" --config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs "$EPOCHS" --workers 1
+    args=("${init[@]}" --config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs "$EPOCHS" --workers 1 "${LR_ARGS[@]}"
           --set val_every=10 --set checkpoint_minutes=10)
   fi
   OMP_NUM_THREADS=1 nohup "$PY" -m hrgcnet train "${args[@]}" --max-minutes "$MAX_MINUTES" "${STOP[@]}" --no-progress \

@@ -207,8 +207,11 @@ class InitReport:
             head = ", ".join(kinds[:6])
             return head + (f" ... ({len(kinds)} modules)" if len(kinds) > 6 else "")
 
-        return (f"copied {len(self.copied)} tensors; new {len(self.new)} (not in the source: {groups(self.new)}); "
-                f"skipped {len(self.skipped)} (not usable: {groups(self.skipped)})")
+        def part(label: str, keys: list[str], why: str) -> str:
+            return f"; {label} {len(keys)}" + (f" ({why}: {groups(keys)})" if keys else "")
+
+        return (f"copied {len(self.copied)} tensors" + part("new", self.new, "not in the source")
+                + part("skipped", self.skipped, "not usable"))
 
 
 def init_from_hrnet(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> InitReport:

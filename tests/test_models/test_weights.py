@@ -6,7 +6,7 @@ import torch
 
 from hrgcnet.errors import WeightsError
 from hrgcnet.models import create_model
-from hrgcnet.models.weights import (INT8_SCALE_SUFFIX, convert_state_dict, init_from_hrnet, load_state_dict_strict,
+from hrgcnet.models.weights import (INT8_SCALE_SUFFIX, InitReport, convert_state_dict, init_from_hrnet, load_state_dict_strict,
                                     load_weights, quantize_int8, read_metadata, save_weights)
 
 
@@ -186,3 +186,9 @@ def test_init_hrgcnet_from_hrnet_report(hrnet):
     assert len(report.copied) == len(hrnet.state_dict()) - 4
     torch.testing.assert_close(model.stage3[1].branches[2][0].conv1.weight, hrnet.stage3[1].branches[2][0].conv1.weight)
     assert "copied" in report.summary() and "new" in report.summary()
+
+
+def test_init_report_summary_names_groups_only_when_present():
+    assert InitReport(copied=["a.weight"]).summary() == "copied 1 tensors; new 0; skipped 0"
+    text = InitReport(copied=["a.weight"], new=["layer1.0.gc.conv_mask.weight"], skipped=["b.weight"]).summary()
+    assert text == "copied 1 tensors; new 1 (not in the source: layer1.0.gc); skipped 1 (not usable: b)"
