@@ -4,7 +4,8 @@ A run directory (``hrgcnet train --run-dir``) holds ``config.yaml`` and ``log.js
 is a ``"val"`` event with the step and the COCO summary. Samples seen = step x batch size x world size, plus the
 samples its initial weights had seen (both from the run's ``"start"`` events). The default weights' curves are
 committed as :data:`COMMITTED_CURVES` (``hrgcnet curves RUN_DIR... --out`` writes it), read by the Streamlit
-evaluation page.
+evaluation page; runs whose earlier cycles' folders are gone are joined to those cycles' rows in it
+(``hrgcnet curves hrgcnet/weights/learning_curves.csv RUN_DIR... --out``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ def curves_from_run(run_dir: str | Path) -> list[dict]:
     return [rows[s] for s in sorted(rows)]
 
 
+def merge_curves(row_lists: list[list[dict]]) -> list[dict]:
+    """All rows of ``row_lists`` (runs and earlier CSVs), each model's rows together (models in order of first
+    appearance) and in ``samples_seen`` order, so cycles read from different sources join into one curve."""
+    rows = [row for rows in row_lists for row in rows]
+    first = {}
+    for row in rows:
+        first.setdefault(row["model"], len(first))
+    return sorted(rows, key=lambda r: (first[r["model"]], r["samples_seen"]))
+
+
 def weights_samples_seen(weights_path: str | Path, meta: dict) -> int | None:
     """Samples the weights in ``weights_path`` (metadata ``meta``) had seen: their ``samples_seen``, else (weights
     written before that key) the run log next to them at their ``steps``; None when neither tells."""
@@ -93,5 +104,12 @@ def read_curves_csv(path: str | Path = COMMITTED_CURVES) -> list[dict]:
         missing = set(COLUMNS) - set(reader.fieldnames or [])
         if missing:
             raise DatasetError(f"{path.name}: not a learning-curve CSV (missing columns {', '.join(sorted(missing))})")
-        return [{k: (v if k in ("model", "input_size") else (float(v) if v not in ("", None) else None))
-                 for k, v in row.items() if k in COLUMNS} for row in reader]
+        return [{k: _parse(k, v) for k, v in row.items() if k in COLUMNS} for row in reader]
+
+
+def _parse(column: str, value: str | None) -> str | int | float | None:
+    if column in ("model", "input_size"):
+        return value
+    if value in ("", None):
+        return None
+    return int(float(value)) if column in ("step", "samples_seen") else float(value)

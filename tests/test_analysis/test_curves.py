@@ -55,8 +55,26 @@ def test_csv_round_trip_and_cli(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     rows = read_curves_csv(out)
     assert len(rows) == 3 and set(rows[0]) == set(COLUMNS)
-    assert rows[2]["AP"] == 0.3 and rows[2]["samples_seen"] == 64 * 32
+    # one model's rows in samples-seen order (a: 2048 and 4096 samples, b: 2048)
+    assert [(r["samples_seen"], r["AP"]) for r in rows] == [(64 * 32, 0.1), (64 * 32, 0.3), (128 * 32, 0.25)]
     assert read_curves_csv(tmp_path / "missing.csv") == []
+
+
+def test_runs_join_earlier_cycles_from_a_csv(tmp_path, capsys):
+    """A new cycle's run (its folder the only one left) continues the rows of the earlier cycles' CSV: each model's
+    rows together, in samples-seen order, whatever order the sources come in."""
+    old = tmp_path / "old.csv"
+    write_curves_csv([{"model": "hrgcnet-w32", "input_size": "128x96", "step": 64, "samples_seen": 1024, "AP": 0.1},
+                      {"model": "hrnet-w32", "input_size": "128x96", "step": 64, "samples_seen": 1024, "AP": 0.2}], old)
+    new = make_run(tmp_path, "new", world_size=1, vals=((64, 0.4),), samples_before=1024)  # an hrnet-w32 run
+    out = tmp_path / "curves.csv"
+    assert main(["curves", str(new), str(old), "--out", str(out)]) == 0
+    rows = read_curves_csv(out)
+    assert [(r["model"], r["samples_seen"], r["AP"]) for r in rows] == [
+        ("hrnet-w32", 1024, 0.2), ("hrnet-w32", 1024 + 64 * 16, 0.4), ("hrgcnet-w32", 1024, 0.1)]
+    assert isinstance(rows[0]["step"], int) and isinstance(rows[0]["samples_seen"], int)
+    assert main(["curves", str(tmp_path / "gone.csv")]) == 2
+    assert "gone.csv: no such curve CSV" in capsys.readouterr().err
 
 
 def test_bad_inputs(tmp_path):
