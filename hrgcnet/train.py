@@ -2,7 +2,8 @@
 channels_last, DDP through torchrun, periodic validation AP, checkpoints and bit-for-bit resume.
 
 A run directory holds ``config.yaml`` (the full :class:`~hrgcnet.config.TrainConfig`), ``log.jsonl`` (one
-JSON object per line: ``start``, ``train`` every ``log_every`` steps, ``val``, ``checkpoint``, ``end``),
+JSON object per line: ``start``, ``train`` every ``log_every`` steps, ``val``, ``checkpoint``, ``replan``,
+``end``),
 ``last.pt`` (model, optimizer, scheduler, grad scaler, epoch/step, sampler position and the RNG states of
 python, numpy and torch; readable with ``torch.load(weights_only=True)``) and ``best.safetensors`` (the
 weights with the best validation AP, with metadata).
@@ -10,6 +11,8 @@ weights with the best validation AP, with metadata).
 Resuming (``resume=True``) restores all of that and continues the same schedule: the sampler yields the
 rest of the interrupted epoch with the same per-sample augmentation seeds, so a resumed run produces the
 same losses and weights as an uninterrupted one (tested on CPU; CUDA kernels may not be deterministic).
+A resumed config with another ``epochs`` re-plans the schedule's length from the current step (a ``replan``
+event in the log); everything else that changes what is computed is refused.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .config import TrainConfig, save_config
+from .config import TrainConfig, load_config, save_config
 from .data import AugmentConfig, ImageCache, MixedSampler, build_mixed_dataset, normalize_images
 from .distributed import DistInfo, all_reduce_mean, any_rank, barrier, init_distributed, unwrap, wrap_model
 from .errors import UsageError
@@ -292,6 +295,27 @@ class Trainer:
         self.state = TrainState()
         if resume:
             self._load_checkpoint(ckpt_path)
+            self._replan(load_config(run_dir / "config.yaml").epochs)
+
+    def _replan(self, saved_epochs: int) -> None:
+        """A resumed run given another number of epochs than its ``config.yaml``: the schedule runs over the new
+        length from the current step on (the learning rate moves to the new curve's value at this step), and the
+        run's config records it for later resumes."""
+        epochs = self.cfg.epochs
+        if epochs == saved_epochs:
+            return
+        step = self.state.step
+        if epochs * self.steps_per_epoch <= step:
+            raise UsageError(f"cannot resume with {epochs} epochs: the run is at step {step} "
+                             f"(epoch {self.state.epoch}), past the end of {epochs} x {self.steps_per_epoch} steps")
+        self.schedule.total_steps = epochs * self.steps_per_epoch
+        for group, base_lr in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
+            group["lr"] = base_lr * self.schedule(self.scheduler.last_epoch)
+        if self.info.is_main:
+            save_config(self.cfg, self.run_dir / "config.yaml")
+        self.log.write("replan", step=step, epochs_before=saved_epochs, epochs=epochs)
+        self._print(f"schedule re-planned at step {step}: {saved_epochs} -> {epochs} epochs "
+                    f"({epochs * self.steps_per_epoch} steps), lr now {self.optimizer.param_groups[0]['lr']:.3g}")
 
     # ------------------------------------------------------------------------------------ checkpoint
 

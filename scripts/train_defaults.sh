@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 MAX_MINUTES=${1:-100}
 # EPOCHS x 2048 samples is the length of the cosine schedule of a new run (default 500: 1.02M samples per
 # model); a session-bounded run picks EPOCHS so the schedule ends within the session.
+# EPOCHS given while runs exist re-plans their schedule's length from their current step (hrgcnet train --resume
+# --epochs), e.g. when this machine turns out slower or faster than the session's plan.
+REPLAN=()
+if [ -n "${EPOCHS:-}" ]; then REPLAN=(--epochs "$EPOCHS"); fi
 EPOCHS=${EPOCHS:-500}
 # LR: peak learning rate of a new run (default: the config's 1e-3).
 LR_ARGS=()
@@ -25,7 +29,7 @@ mkdir -p "$RUNS_ROOT"
 for model in hrgcnet-w32 hrnet-w32; do
   run="$RUNS_ROOT/${model}_128x96_cpu"
   if [ -f "$run/last.pt" ]; then
-    args=(--resume "$run")
+    args=(--resume "$run" "${REPLAN[@]}")
   else
     init=()
     weights="hrgcnet/weights/$model.safetensors"

@@ -57,6 +57,27 @@ def test_overfitting_real_images_raises_ap(tiny_coco, tmp_path):
     assert events[0] == "start" and events.count("train") == 60 and "val" in events and events[-1] == "end"
 
 
+def test_resume_with_other_epochs_replans_the_schedule(tiny_coco, tmp_path, capsys):
+    """``--resume RUN --epochs N`` stretches (or shortens) the cosine from the current step on; a length that
+    ends before the current step is refused."""
+    ann, images = tiny_coco
+    run = tmp_path / "run"
+    cfg = _resume_config(images, ann, lr_schedule="cosine", warmup_steps=0, cosine_final_factor=0.0, lr=1e-3,
+                         stop_after_steps=2)
+    train(cfg, run)  # 3 steps per epoch x 2 epochs, stopped at step 2
+    assert main(["train", "--resume", str(run), "--epochs", "4", "--stop-after-steps", "3", "--no-progress"]) == 0
+    log = read_log(run)
+    assert [(r["step"], r["epochs_before"], r["epochs"]) for r in log if r["event"] == "replan"] == [(2, 2, 4)]
+    # the lr logged at step k is the one step k used, schedule(k - 1): cosine over 2 x 3 steps, then over 4 x 3
+    lrs = {r["step"]: r["lr"] for r in log if r["event"] == "train"}
+    assert lrs[2] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 1 / 6)))
+    assert lrs[3] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 2 / 12)))
+    assert max(lrs) == 3 and load_config(run / "config.yaml").epochs == 4
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "1", "--no-progress"]) == 2
+    assert "cannot resume with 1 epochs: the run is at step 3" in capsys.readouterr().err
+
+
 def _resume_config(images: Path, ann: Path, **kw) -> TrainConfig:
     base = dict(model="hrgcnet-w32", input_size="64x64", train_data=[DataSpec(str(ann), str(images))],
                 samples_per_epoch=12, batch_size=4, epochs=2, workers=0, val_ann=None, log_every=1,

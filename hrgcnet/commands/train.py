@@ -3,7 +3,8 @@
 Single process: ``hrgcnet train --config hrgcnet_w32_128x96_cpu --max-minutes 60``.
 Several GPUs / nodes: ``torchrun --nproc_per_node=4 -m hrgcnet train --config hrgcnet_w32_256x192``.
 Continue a run: ``hrgcnet train --resume runs/NAME`` (same schedule; only run-control settings such as
-``--max-minutes`` may change).
+``--max-minutes`` may change, and ``--epochs``, which re-plans the schedule's length from the current step on:
+for a run that will not end in the time there is, or that has time to go on).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def resolve(args: argparse.Namespace):
             raise UsageError(f"cannot resume: {run_dir / 'config.yaml'} not found")
         if args.config:
             raise UsageError("--resume uses the run's own config.yaml; drop --config")
-        changed = sorted({parse_override(o)[0].split(".")[0] for o in overrides} - RESUME_SAFE_KEYS)
+        changed = sorted({parse_override(o)[0].split(".")[0] for o in overrides} - RESUME_SAFE_KEYS - {"epochs"})
         if changed:
             raise UsageError(f"cannot change {', '.join(changed)} when resuming (it would change the schedule); "
                              f"allowed: {', '.join(sorted(RESUME_SAFE_KEYS))}")
