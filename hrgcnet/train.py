@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .config import TrainConfig, load_config, save_config
+from .config import TrainConfig, save_config
 from .data import AugmentConfig, ImageCache, MixedSampler, build_mixed_dataset, normalize_images
 from .distributed import DistInfo, all_reduce_mean, any_rank, barrier, init_distributed, unwrap, wrap_model
 from .errors import UsageError
@@ -295,13 +295,14 @@ class Trainer:
         self.state = TrainState()
         if resume:
             self._load_checkpoint(ckpt_path)
-            self._replan(load_config(run_dir / "config.yaml").epochs)
+            self._replan()
 
-    def _replan(self, saved_epochs: int) -> None:
-        """A resumed run given another number of epochs than its ``config.yaml``: the schedule runs over the new
-        length from the current step on (the learning rate moves to the new curve's value at this step), and the
-        run's config records it for later resumes."""
+    def _replan(self) -> None:
+        """A resumed run given another number of epochs than its checkpoint's schedule: the schedule runs over the
+        new length from the current step on (the learning rate moves to the new curve's value at this step), and
+        the run's config records it for later resumes."""
         epochs = self.cfg.epochs
+        saved_epochs = self.schedule.total_steps // self.steps_per_epoch  # restored from the checkpoint
         if epochs == saved_epochs:
             return
         step = self.state.step

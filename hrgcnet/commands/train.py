@@ -90,7 +90,8 @@ def resolve(args: argparse.Namespace):
         changed = sorted({parse_override(o)[0].split(".")[0] for o in overrides} - RESUME_SAFE_KEYS - {"epochs"})
         if changed:
             raise UsageError(f"cannot change {', '.join(changed)} when resuming (it would change the schedule); "
-                             f"allowed: {', '.join(sorted(RESUME_SAFE_KEYS))}, and epochs (re-plans the schedule's length)")
+                             f"allowed: {', '.join(sorted(RESUME_SAFE_KEYS))}, "
+                             "and epochs (re-plans the schedule's length)")
         # Stop conditions belong to one invocation: a resumed run goes to the end unless given again.
         config = apply_overrides(load_config(run_dir / "config.yaml"), ["max_minutes=null", "stop_after_steps=null"])
         return apply_overrides(config, overrides), run_dir, True

@@ -6,8 +6,8 @@ import torch
 
 from hrgcnet.errors import WeightsError
 from hrgcnet.models import create_model
-from hrgcnet.models.weights import (INT8_SCALE_SUFFIX, InitReport, convert_state_dict, init_from_hrnet, load_state_dict_strict,
-                                    load_weights, quantize_int8, read_metadata, save_weights)
+from hrgcnet.models.weights import (INT8_SCALE_SUFFIX, InitReport, convert_state_dict, init_from_hrnet,
+                                    load_state_dict_strict, load_weights, quantize_int8, read_metadata, save_weights)
 
 
 @pytest.fixture(scope="module")
