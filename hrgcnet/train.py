@@ -134,6 +134,11 @@ def _worker_init(worker_id: int) -> None:
     # Not cv2.setNumThreads: in a forked child of a process that already used OpenCV's pthreads pool it
     # deadlocks (reproduced with opencv 5.0); the crops are too small for OpenCV to parallelise anyway.
     torch.set_num_threads(1)
+    # A stop signal sent to every process of the run (Ctrl-C, `pkill -f "hrgcnet train"`) is for the trainer,
+    # which finishes its step, saves a checkpoint and shuts the workers down. Left to torch's handler, a
+    # worker dies of a SIGTERM from any process but its parent, and the trainer fails without that checkpoint.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def new_run_dir(root: str | Path, config: TrainConfig, name: str | None = None) -> Path:

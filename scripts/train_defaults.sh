@@ -3,7 +3,7 @@
 # identical CPU recipe, side by side, one intra-op thread each, resumable.
 #   bash scripts/train_defaults.sh [MAX_MINUTES [STOP_AFTER_STEPS]]   (default 100 minutes; run again to continue
 #   both runs; STOP_AFTER_STEPS stops both at the same step, for a comparison at equal samples seen;
-#   `kill PID` stops a run after its current step with a checkpoint)
+#   `kill PID` or `pkill -f "hrgcnet train"` stops runs after their current step with a checkpoint)
 # Runs live outside the checkout (RUNS_ROOT, default /work/runs); logs in RUNS_ROOT/<run>.out.
 # A new run starts from the model's committed weights (hrgcnet/weights/MODEL.safetensors) when they exist, so
 # training carries on across sessions whose run folders did not survive; FROM_SCRATCH=1 starts from random;

@@ -147,6 +147,32 @@ def test_sigterm_saves_a_checkpoint_and_stops(tiny_coco, tmp_path, monkeypatch):
     assert [r["stopped"] for r in read_log(tmp_path / "run") if r["event"] == "end"] == ["signal"]
 
 
+def test_stop_signal_to_all_processes_keeps_the_checkpoint(tiny_coco, tmp_path, monkeypatch):
+    """``pkill -f "hrgcnet train"`` signals the DataLoader workers too: the run still stops with a checkpoint."""
+    import multiprocessing
+    import os
+    import subprocess
+    import time
+
+    ann, images = tiny_coco
+    original = Trainer.train_step
+
+    def step_then_signal_all(self, batch):
+        loss = original(self, batch)
+        if self.state.step == 1:
+            workers = multiprocessing.active_children()
+            assert workers  # the loader's worker processes
+            # From another process, as pkill does (a worker exits quietly on its parent's SIGTERM).
+            subprocess.run(["kill", "-TERM", *[str(w.pid) for w in workers], str(os.getpid())], check=True)
+            time.sleep(1.0)  # the rest of a step: a killed worker's SIGCHLD would arrive now
+        return loss
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_signal_all)
+    result = train(_resume_config(images, ann, workers=1), tmp_path / "run")
+    assert (result.stopped, result.steps) == ("signal", 2)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2
+
+
 def test_init_from_hrnet_checkpoint(tiny_coco, tmp_path):
     from hrgcnet.models import create_model
     from hrgcnet.models.weights import save_weights
