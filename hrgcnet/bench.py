@@ -405,6 +405,8 @@ def _data_cpu_ms(dataset, n: int, worker_init: Callable[[int], None]) -> float:
 #: Operator -> category of :func:`profile_step` (anything else is "other").
 OP_CATEGORIES: dict[str, str] = {
     "aten::mkldnn_convolution": "conv forward", "aten::convolution_backward": "conv backward",
+    # bf16 on a CPU without native bf16 (no avx512_bf16 / amx_bf16): torch falls back to its slow kernels.
+    "aten::_slow_conv2d_forward": "conv forward", "aten::_slow_conv2d_backward": "conv backward",
     "aten::native_batch_norm": "batch norm", "aten::native_batch_norm_backward": "batch norm",
     "aten::relu_": "relu", "aten::clamp_min_": "relu", "aten::threshold_backward": "relu",
     "aten::add": "add", "aten::add_": "add", "aten::sum": "add",
