@@ -350,7 +350,7 @@ def bench_loader(model: str, input_hw: tuple[int, int], batch: int = 32, options
     ``data_samples`` samples are first loaded in this process, one thread, to measure the CPU cost of one sample.
     """
     from .distributed import DistInfo
-    from .train import Trainer, _worker_init
+    from .train import Trainer
 
     _check_counts(warmup, windows, steps)
     _check_input(input_hw, batch)
@@ -360,7 +360,7 @@ def bench_loader(model: str, input_hw: tuple[int, int], batch: int = 32, options
         trainer = Trainer(cfg, Path(run_dir), DistInfo())
         if options.compile:
             trainer.model = compile_model(trainer.model)
-        data_cpu = _data_cpu_ms(trainer.dataset, data_samples, _worker_init) if data_samples > 0 else None
+        data_cpu = _data_cpu_ms(trainer.dataset, data_samples) if data_samples > 0 else None
         trainer.model.train()
         trainer.sampler.set_epoch(0)
         batches = iter(trainer.loader)
@@ -384,19 +384,14 @@ def bench_loader(model: str, input_hw: tuple[int, int], batch: int = 32, options
                        steps_per_window=steps, extra={"train_data": [d.ann for d in cfg.train_data]})
 
 
-def _data_cpu_ms(dataset, n: int, worker_init: Callable[[int], None]) -> float:
-    """CPU ms to prepare one sample (decode or cache, augment, encode) with the workers' thread settings."""
-    import cv2
-
-    before_cv2 = cv2.getNumThreads()
+def _data_cpu_ms(dataset, n: int) -> float:
+    """CPU ms to prepare one sample (decode or cache, augment, encode) with one torch thread, as a loader worker."""
     with num_threads(1):
-        worker_init(0)
         n = min(n, len(dataset))
         c0 = time.process_time()
         for i in range(n):
             dataset[(i, i)]
         ms = 1000.0 * (time.process_time() - c0) / max(1, n)
-    cv2.setNumThreads(before_cv2)
     return round(ms, 3)
 
 

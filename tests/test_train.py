@@ -1,5 +1,10 @@
 import json
 import math
+import multiprocessing
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -123,54 +128,31 @@ def test_resume_continues_bit_for_bit(tiny_coco, tmp_path):
     assert [r["stopped"] for r in read_log(run) if r["event"] == "end"] == ["max_minutes", "finished"]
 
 
-def test_sigterm_saves_a_checkpoint_and_stops(tiny_coco, tmp_path, monkeypatch):
-    """SIGTERM (e.g. ``kill`` of a nohup run) stops after the current step with a resumable checkpoint."""
-    import os
-    import signal
-
+@pytest.mark.parametrize("workers", [0, 1])
+def test_sigterm_saves_a_checkpoint_and_stops(tiny_coco, tmp_path, monkeypatch, workers):
+    """SIGTERM (``kill`` of a nohup run, or ``pkill -f "hrgcnet train"``, which signals the DataLoader workers too)
+    stops after the current step with a resumable checkpoint."""
     ann, images = tiny_coco
     original = Trainer.train_step
 
     def step_then_signal(self, batch):
         loss = original(self, batch)
         if self.state.step == 1:  # the second step: the counter is incremented after it
-            os.kill(os.getpid(), signal.SIGTERM)
+            children = [str(w.pid) for w in multiprocessing.active_children()]  # the loader's workers
+            assert len(children) == workers
+            # From another process, as pkill does (a worker exits quietly on its parent's SIGTERM).
+            subprocess.run(["kill", "-TERM", *children, str(os.getpid())], check=True)
+            time.sleep(1.0)  # the rest of a step: a killed worker's SIGCHLD would arrive now
         return loss
 
     monkeypatch.setattr(Trainer, "train_step", step_then_signal)
     before = signal.getsignal(signal.SIGTERM)
-    result = train(_resume_config(images, ann), tmp_path / "run")
+    result = train(_resume_config(images, ann, workers=workers), tmp_path / "run")
     assert (result.stopped, result.steps) == ("signal", 2)
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert (ckpt["step"], ckpt["batch_in_epoch"]) == (2, 2)
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
     assert [r["stopped"] for r in read_log(tmp_path / "run") if r["event"] == "end"] == ["signal"]
-
-
-def test_stop_signal_to_all_processes_keeps_the_checkpoint(tiny_coco, tmp_path, monkeypatch):
-    """``pkill -f "hrgcnet train"`` signals the DataLoader workers too: the run still stops with a checkpoint."""
-    import multiprocessing
-    import os
-    import subprocess
-    import time
-
-    ann, images = tiny_coco
-    original = Trainer.train_step
-
-    def step_then_signal_all(self, batch):
-        loss = original(self, batch)
-        if self.state.step == 1:
-            workers = multiprocessing.active_children()
-            assert workers  # the loader's worker processes
-            # From another process, as pkill does (a worker exits quietly on its parent's SIGTERM).
-            subprocess.run(["kill", "-TERM", *[str(w.pid) for w in workers], str(os.getpid())], check=True)
-            time.sleep(1.0)  # the rest of a step: a killed worker's SIGCHLD would arrive now
-        return loss
-
-    monkeypatch.setattr(Trainer, "train_step", step_then_signal_all)
-    result = train(_resume_config(images, ann, workers=1), tmp_path / "run")
-    assert (result.stopped, result.steps) == ("signal", 2)
-    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2
 
 
 def test_init_from_hrnet_checkpoint(tiny_coco, tmp_path):
