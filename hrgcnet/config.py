@@ -45,7 +45,9 @@ class TrainConfig:
     end; ``val_ann: null``: never); ``val_max_images`` limits it.
     Optimisation: Adam ``lr``; ``lr_schedule`` ``"multistep"`` (x ``lr_factor`` at the epochs in
     ``lr_steps``) or ``"cosine"`` (to ``lr * cosine_final_factor`` at the end); linear warm-up over
-    ``warmup_steps``; ``batch_size`` per process.
+    ``warmup_steps``; ``batch_size`` per process; ``ema_decay`` > 0 keeps an exponential moving average of the
+    weights (:mod:`hrgcnet.ema`), which validation and ``best.safetensors`` then use (with ``lr_steps: []``, a
+    constant rate whose average can be exported at any step).
     Speed: ``amp`` ``"auto"`` (bf16 on CPUs with avx512_bf16/amx_bf16 and on CUDA with bf16, else fp16
     on CUDA, else off), ``"bf16"``, ``"fp16"`` (CUDA only) or ``"off"``; ``channels_last``; ``workers``
     DataLoader processes (each limited to one thread).
@@ -78,6 +80,7 @@ class TrainConfig:
     cosine_final_factor: float = 0.01
     warmup_steps: int = 0
     weight_decay: float = 0.0
+    ema_decay: float = 0.0
     amp: str = "auto"
     channels_last: bool = True
     sync_bn: bool = False
@@ -103,6 +106,8 @@ class TrainConfig:
             raise UsageError(f"lr_schedule must be 'multistep' or 'cosine', got {self.lr_schedule!r}")
         if self.amp not in ("auto", "bf16", "fp16", "off"):
             raise UsageError(f"amp must be 'auto', 'bf16', 'fp16' or 'off', got {self.amp!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise UsageError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.batch_size < 1 or self.epochs < 1 or self.workers < 0:
             raise UsageError("batch_size and epochs must be >= 1 and workers >= 0")
         if not self.train_data:

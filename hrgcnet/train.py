@@ -4,15 +4,18 @@ channels_last, DDP through torchrun, periodic validation AP, checkpoints and bit
 A run directory holds ``config.yaml`` (the full :class:`~hrgcnet.config.TrainConfig`), ``log.jsonl`` (one
 JSON object per line: ``start``, ``train`` every ``log_every`` steps, ``val``, ``checkpoint``, ``replan``,
 ``end``),
-``last.pt`` (model, optimizer, scheduler, grad scaler, epoch/step, sampler position and the RNG states of
-python, numpy and torch; readable with ``torch.load(weights_only=True)``) and ``best.safetensors`` (the
-weights with the best validation AP, with metadata).
+``last.pt`` (model, optimizer, scheduler, grad scaler, the weights' EMA when ``ema_decay`` is set, epoch/step,
+sampler position and the RNG states of python, numpy and torch; readable with ``torch.load(weights_only=True)``)
+and ``best.safetensors`` (the weights with the best validation AP, with metadata). With ``ema_decay`` the
+validated and exported weights are the EMA's (:mod:`hrgcnet.ema`); the trained model's own AP is logged too
+(``val_model`` events).
 
 Resuming (``resume=True``) restores all of that and continues the same schedule: the sampler yields the
 rest of the interrupted epoch with the same per-sample augmentation seeds, so a resumed run produces the
 same losses and weights as an uninterrupted one (tested on CPU; CUDA kernels may not be deterministic).
 A resumed config with another ``epochs`` re-plans the schedule's length from the current step (a ``replan``
-event in the log); everything else that changes what is computed is refused.
+event in the log); everything else that changes what is computed is refused. ``ema_decay`` may change on resume
+(it changes what is exported, not the training); a checkpoint without an EMA starts one from its weights.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from torch.utils.data import DataLoader
 from .config import TrainConfig, save_config
 from .data import AugmentConfig, ImageCache, MixedSampler, build_mixed_dataset, normalize_images
 from .distributed import DistInfo, all_reduce_mean, any_rank, barrier, init_distributed, unwrap, wrap_model
+from .ema import ModelEma
 from .errors import UsageError
 from .losses import JointsMSELoss
 
@@ -290,6 +294,8 @@ class Trainer:
         if config.channels_last:
             model.to(memory_format=torch.channels_last)
         self.model = wrap_model(model, info, config.sync_bn)
+        #: the weights' moving average (validated and exported instead of the model's), or None
+        self.ema = ModelEma(model, config.ema_decay) if config.ema_decay > 0 else None
         self.criterion = JointsMSELoss(use_target_weight=True)
         self.optimizer = make_optimizer(self.model.parameters(), config.lr, config.weight_decay, self.device)
         self.schedule = LRSchedule(config.lr_schedule, self.steps_per_epoch, config.epochs, config.lr_steps,
@@ -341,6 +347,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             "epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch, "step": s.step,
             "best_ap": s.best_ap, "elapsed_s": s.elapsed_s, "samples_before": self.samples_before,
             "rng": rng_state(),
@@ -360,45 +367,60 @@ class Trainer:
                                 ckpt["elapsed_s"])
         set_rng_state(ckpt["rng"])
         self.samples_before = int(ckpt.get("samples_before", 0))
+        if self.ema is not None:
+            if "ema" in ckpt:
+                self.ema.load_state_dict(ckpt["ema"])
+            else:  # EMA switched on for a run that had none: it starts from the weights trained so far
+                self.ema = ModelEma(unwrap(self.model), self.cfg.ema_decay)
+                self.log.write("ema_start", step=self.state.step, decay=self.cfg.ema_decay)
 
     # ------------------------------------------------------------------------------------ validation
 
     def validate(self) -> dict | None:
-        """GT-box COCO AP on ``val_ann`` (rank 0; other ranks wait). Exports the best weights."""
+        """GT-box COCO AP on ``val_ann`` (rank 0; other ranks wait) of the exported weights (the EMA's when
+        there is one, else the model's); exports the best."""
         cfg = self.cfg
         if not cfg.val_ann:
             return None
         summary = None
         if self.info.is_main:
-            from .evaluate import evaluate_model
-
-            images = cfg.val_images or str(Path(cfg.val_ann).parent / "images")
-            t0 = time.perf_counter()
-            summary, _ = evaluate_model(unwrap(self.model), cfg.val_ann, images, cfg.input_hw,
-                                        flip_test=cfg.val_flip, max_images=cfg.val_max_images,
-                                        refine="dark" if cfg.unbiased else "quarter",
-                                        channels_last=cfg.channels_last)
+            if self.ema is not None:
+                self._evaluate("val_model", unwrap(self.model))
+            weights = self.ema.module if self.ema is not None else unwrap(self.model)
+            summary = self._evaluate("val", weights)
             s = self.state
-            self.log.write("val", step=s.step, epoch=s.epoch, seconds=round(time.perf_counter() - t0, 2), **summary)
             ap = summary["AP"] if summary["AP"] is not None else 0.0
             if ap > s.best_ap:
                 s.best_ap = ap
-                self.export_best(summary)
+                self.export_best(weights, summary)
             self._print(f"val @ step {s.step}: " + " ".join(f"{k} {v:.3f}" for k, v in summary.items()
                                                           if v is not None))
         barrier()
         return summary
 
-    def export_best(self, summary: dict) -> Path:
+    def _evaluate(self, event: str, model: torch.nn.Module) -> dict:
+        """AP of ``model`` on the validation set, logged as ``event``."""
+        from .evaluate import evaluate_model
+
+        cfg, s = self.cfg, self.state
+        images = cfg.val_images or str(Path(cfg.val_ann).parent / "images")
+        t0 = time.perf_counter()
+        summary, _ = evaluate_model(model, cfg.val_ann, images, cfg.input_hw, flip_test=cfg.val_flip,
+                                    max_images=cfg.val_max_images, refine="dark" if cfg.unbiased else "quarter",
+                                    channels_last=cfg.channels_last)
+        self.log.write(event, step=s.step, epoch=s.epoch, seconds=round(time.perf_counter() - t0, 2), **summary)
+        return summary
+
+    def export_best(self, model: torch.nn.Module, summary: dict) -> Path:
         from .models.weights import save_weights
 
         cfg = self.cfg
-        return save_weights(unwrap(self.model), self.run_dir / BEST_NAME, metadata={
+        return save_weights(model, self.run_dir / BEST_NAME, metadata={
             "model": cfg.model, "input_size": cfg.input_size, "input_hw": list(cfg.input_hw),
             "sigma": cfg.sigma, "unbiased": cfg.unbiased,
             "data": [d.ann for d in cfg.train_data], "val_ann": cfg.val_ann,
             "steps": self.state.step, "epoch": self.state.epoch, "ap": summary.get("AP"), "val": summary,
-            "init_from": cfg.init_from,
+            "init_from": cfg.init_from, "ema_decay": cfg.ema_decay,
             "samples_seen": self.samples_before + self.state.step * cfg.batch_size * self.info.world_size,
         })
 
@@ -422,6 +444,8 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(unwrap(self.model))
         return loss.detach()
 
     def run(self) -> TrainResult:

@@ -21,6 +21,10 @@ EPOCHS=${EPOCHS:-500}
 # LR: peak learning rate of a new run (default: the config's 1e-3).
 LR_ARGS=()
 if [ -n "${LR:-}" ]; then LR_ARGS=(--lr "$LR"); fi
+# SET: config overrides of a new run, space-separated KEY=VALUE (e.g. a constant rate with an EMA of the weights:
+# SET="lr_schedule=multistep lr_steps=[] ema_decay=0.998"); a resumed run keeps its own config.
+SET_ARGS=()
+for kv in ${SET:-}; do SET_ARGS+=(--set "$kv"); done
 STOP=()
 if [ -n "${2:-}" ]; then STOP=(--stop-after-steps "$2"); fi
 RUNS_ROOT=${RUNS_ROOT:-/work/runs}
@@ -40,7 +44,7 @@ for model in hrgcnet-w32 hrnet-w32; do
     if [ -f "$weights" ] && [ -z "${FROM_SCRATCH:-}" ]; then init=(--init-from "$weights"); fi
     # cosine to 1% with 100 warm-up steps over EPOCHS x 2048 samples.
     args=("${init[@]}" --config hrgcnet_w32_128x96_cpu --model "$model" --run-dir "$run" --epochs "$EPOCHS" --workers 1 "${LR_ARGS[@]}"
-          --set val_every=10 --set checkpoint_minutes=10)
+          --set val_every=10 --set checkpoint_minutes=10 "${SET_ARGS[@]}")
   fi
   OMP_NUM_THREADS=1 nohup "$PY" -m hrgcnet train "${args[@]}" --max-minutes "$MAX_MINUTES" "${STOP[@]}" --no-progress \
     >> "$run.out" 2>&1 &

@@ -128,6 +128,38 @@ def test_resume_continues_bit_for_bit(tiny_coco, tmp_path):
     assert [r["stopped"] for r in read_log(run) if r["event"] == "end"] == ["max_minutes", "finished"]
 
 
+def test_ema_weights_are_validated_exported_and_resumed(tiny_coco, tmp_path):
+    """With ``ema_decay`` the exported best weights are the average, not the trained model; both APs are logged;
+    a resumed run carries the average on bit for bit; switching it on at a resume starts it there."""
+    from hrgcnet.models.weights import load_weights
+
+    ann, images = tiny_coco
+    val = dict(val_ann=str(ann), val_images=str(images), val_every=0, val_flip=False)
+    train(_resume_config(images, ann, ema_decay=0.5, **val), tmp_path / "ref")
+    assert [r["event"] for r in read_log(tmp_path / "ref") if r["event"].startswith("val")] == ["val_model", "val"]
+    ref = torch.load(tmp_path / "ref" / "last.pt", weights_only=True)
+    best, meta = load_weights(tmp_path / "ref" / "best.safetensors")
+    assert meta["ema_decay"] == 0.5
+    k = "final_layer.weight"
+    off_ema = (best[k].float() - ref["ema"][k]).abs().max()  # fp16 storage: relative error <= 2**-11
+    off_model = (best[k].float() - ref["model"][k]).abs().max()
+    assert off_ema <= ref["ema"][k].abs().max() * 2 ** -11 and off_model > 10 * off_ema
+    # stopped after 2 of 6 steps, then resumed
+    run = tmp_path / "run"
+    train(_resume_config(images, ann, ema_decay=0.5, stop_after_steps=2, **val), run)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    resumed = torch.load(run / "last.pt", weights_only=True)
+    assert all(torch.equal(ref["ema"][key], resumed["ema"][key]) for key in ref["ema"])
+    # a run without an average, given one at its resume
+    plain = tmp_path / "plain"
+    train(_resume_config(images, ann, stop_after_steps=2), plain)
+    assert "ema" not in torch.load(plain / "last.pt", weights_only=True)
+    assert main(["train", "--resume", str(plain), "--set", "ema_decay=0.5", "--stop-after-steps", "3",
+                 "--no-progress"]) == 0
+    assert [(r["step"], r["decay"]) for r in read_log(plain) if r["event"] == "ema_start"] == [(2, 0.5)]
+    assert "ema" in torch.load(plain / "last.pt", weights_only=True)
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_sigterm_saves_a_checkpoint_and_stops(tiny_coco, tmp_path, monkeypatch, workers):
     """SIGTERM (``kill`` of a nohup run, or ``pkill -f "hrgcnet train"``, which signals the DataLoader workers too)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-#: Config keys that may change when resuming (they do not change what is computed).
+#: Config keys that may change when resuming (they do not change what is trained).
 RESUME_SAFE_KEYS = frozenset({"max_minutes", "stop_after_steps", "checkpoint_minutes", "progress", "log_every",
-                              "workers", "device", "cache_images", "val_max_images"})
+                              "workers", "device", "cache_images", "val_max_images", "ema_decay"})
 
 #: CLI flag -> config key for the common settings (everything else: ``--set key=value``).
 FLAG_KEYS = {

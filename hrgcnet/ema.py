@@ -1,0 +1,53 @@
+"""Exponential moving average (EMA) of a model's weights, for training.
+
+After each optimiser step every floating-point tensor of the state dict (parameters and BatchNorm running
+statistics) moves towards the trained model's: ``ema = decay * ema + (1 - decay) * model``; integer buffers
+(``num_batches_tracked``) are copied. The average of the recent weights is what a falling learning rate would
+reach, without tying the schedule to a run's length: a run can go on at a constant rate across sessions and
+still have annealed-quality weights to validate and export at any step. (The same idea as timm's
+``ModelEmaV2`` and the EMA hooks of mmpose and ultralytics.)
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class ModelEma:
+    """A frozen copy of ``model`` (in eval mode) whose weights follow the model's with ``decay`` per update.
+
+    Args:
+        model: the trained module (unwrapped from DDP); the average starts from its current weights.
+        decay: in [0, 1); the average's horizon is about ``1 / (1 - decay)`` updates (0.998: 500).
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
+        self.decay = decay
+        self.module = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """One step towards ``model``'s current weights."""
+        averaged, copied, sources, targets = [], [], [], []
+        for ema_t, t in zip(self.module.state_dict().values(), model.state_dict().values()):
+            if ema_t.is_floating_point():
+                averaged.append(ema_t)
+                sources.append(t.detach().to(ema_t.dtype))
+            else:
+                copied.append(ema_t)
+                targets.append(t)
+        if averaged:
+            torch._foreach_lerp_(averaged, sources, 1.0 - self.decay)
+        for ema_t, t in zip(copied, targets):
+            ema_t.copy_(t)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        self.module.load_state_dict(state_dict)
