@@ -2,13 +2,12 @@
 channels_last, DDP through torchrun, periodic validation AP, checkpoints and bit-for-bit resume.
 
 A run directory holds ``config.yaml`` (the full :class:`~hrgcnet.config.TrainConfig`), ``log.jsonl`` (one
-JSON object per line: ``start``, ``train`` every ``log_every`` steps, ``val``, ``checkpoint``, ``replan``,
-``end``),
-``last.pt`` (model, optimizer, scheduler, grad scaler, the weights' EMA when ``ema_decay`` is set, epoch/step,
-sampler position and the RNG states of python, numpy and torch; readable with ``torch.load(weights_only=True)``)
-and ``best.safetensors`` (the weights with the best validation AP, with metadata). With ``ema_decay`` the
-validated and exported weights are the EMA's (:mod:`hrgcnet.ema`); the trained model's own AP is logged too
-(``val_model`` events).
+JSON object per line: ``start``, ``train`` every ``log_every`` steps, ``val`` (and ``val_model``, see below),
+``checkpoint``, ``replan``, ``ema_start``, ``end``), ``last.pt`` (model, optimizer, scheduler, grad scaler,
+the weights' EMA when ``ema_decay`` is set, epoch/step, sampler position and the RNG states of python, numpy
+and torch; readable with ``torch.load(weights_only=True)``) and ``best.safetensors`` (the weights with the best
+validation AP, with metadata). With ``ema_decay`` the validated and exported weights are the EMA's
+(:mod:`hrgcnet.ema`); the trained model's own AP is logged too (``val_model`` events).
 
 Resuming (``resume=True``) restores all of that and continues the same schedule: the sampler yields the
 rest of the interrupted epoch with the same per-sample augmentation seeds, so a resumed run produces the
