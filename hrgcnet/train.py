@@ -350,7 +350,9 @@ class Trainer:
             "epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch, "step": s.step,
             "best_ap": s.best_ap, "elapsed_s": s.elapsed_s, "samples_before": self.samples_before,
             "rng": rng_state(),
-            "meta": {"model": self.cfg.model, "input_size": self.cfg.input_size},
+            # what `--init-from last.pt` reads: the trained weights and the samples they had seen
+            "meta": {"model": self.cfg.model, "input_size": self.cfg.input_size, "steps": s.step,
+                     "samples_seen": self.samples_seen()},
         }, tmp)
         tmp.replace(path)
         self.log.write("checkpoint", step=s.step, epoch=s.epoch, batch_in_epoch=s.batch_in_epoch, path=str(path))
@@ -420,8 +422,12 @@ class Trainer:
             "data": [d.ann for d in cfg.train_data], "val_ann": cfg.val_ann,
             "steps": self.state.step, "epoch": self.state.epoch, "ap": summary.get("AP"), "val": summary,
             "init_from": cfg.init_from, "ema_decay": cfg.ema_decay,
-            "samples_seen": self.samples_before + self.state.step * cfg.batch_size * self.info.world_size,
+            "samples_seen": self.samples_seen(),
         })
+
+    def samples_seen(self) -> int:
+        """Samples the weights have seen: those of the initial weights plus this run's steps."""
+        return self.samples_before + self.state.step * self.cfg.batch_size * self.info.world_size
 
     # ---------------------------------------------------------------------------------------- loop
 

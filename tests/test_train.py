@@ -208,6 +208,11 @@ def test_init_from_hrnet_checkpoint(tiny_coco, tmp_path):
     assert all(torch.equal(model_sd[k], source[k]) for k in report.copied)
     assert report.skipped == [f"layer1.{i}.conv2.weight" for i in range(4)]  # dense 3x3 -> depthwise-separable
     assert all(".gc." in k or "layer1" in k for k in report.new)
+    # a run's last.pt, used in turn as --init-from, counts on its samples too
+    trainer.run()
+    second = Trainer(_resume_config(images, ann, init_from=str(tmp_path / "run" / "last.pt")), tmp_path / "run2",
+                     init_distributed("cpu"))
+    assert second.samples_before == 1000 + 6 * 4
 
 
 def test_lr_schedule():
