@@ -34,18 +34,13 @@ class ModelEma:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         """One step towards ``model``'s current weights."""
-        averaged, copied, sources, targets = [], [], [], []
-        for ema_t, t in zip(self.module.state_dict().values(), model.state_dict().values()):
-            if ema_t.is_floating_point():
-                averaged.append(ema_t)
-                sources.append(t.detach().to(ema_t.dtype))
-            else:
-                copied.append(ema_t)
-                targets.append(t)
-        if averaged:
-            torch._foreach_lerp_(averaged, sources, 1.0 - self.decay)
-        for ema_t, t in zip(copied, targets):
-            ema_t.copy_(t)
+        pairs = list(zip(self.module.state_dict().values(), model.state_dict().values()))
+        floats = [(e, t) for e, t in pairs if e.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([e for e, _ in floats], [t.to(e.dtype) for e, t in floats], 1.0 - self.decay)
+        for e, t in pairs:
+            if not e.is_floating_point():
+                e.copy_(t)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()

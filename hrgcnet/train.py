@@ -372,7 +372,7 @@ class Trainer:
             if "ema" in ckpt:
                 self.ema.load_state_dict(ckpt["ema"])
             else:  # EMA switched on for a run that had none: it starts from the weights trained so far
-                self.ema = ModelEma(unwrap(self.model), self.cfg.ema_decay)
+                self.ema.load_state_dict(unwrap(self.model).state_dict())
                 self.log.write("ema_start", step=self.state.step, decay=self.cfg.ema_decay)
 
     # ------------------------------------------------------------------------------------ validation
