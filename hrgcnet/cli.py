@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "curves": "curves",
     "bench": "bench",
     "weights": "weights",
+    "pack": "pack",
 }
 
 

@@ -7,7 +7,8 @@
 # Runs live outside the checkout (RUNS_ROOT, default /work/runs); logs in RUNS_ROOT/<run>.out.
 # A new run starts from the model's committed weights (hrgcnet/weights/MODEL.safetensors) when they exist, so
 # training carries on across sessions whose run folders did not survive; FROM_SCRATCH=1 starts from random;
-# INIT_RUNS=DIR starts from DIR/<run>/best.safetensors instead (the fp32 weights of earlier runs, when they survived).
+# INIT_RUNS=DIR starts from DIR/<run>/INIT_FILE instead (the fp32 weights of earlier runs, when they survived;
+# INIT_FILE default best.safetensors, or last.pt for a run's trained weights at its last checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_MINUTES=${1:-100}
@@ -38,7 +39,7 @@ for model in hrgcnet-w32 hrnet-w32; do
     init=()
     weights="hrgcnet/weights/$model.safetensors"
     if [ -n "${INIT_RUNS:-}" ]; then
-      weights="$INIT_RUNS/${model}_128x96_cpu/best.safetensors"
+      weights="$INIT_RUNS/${model}_128x96_cpu/${INIT_FILE:-best.safetensors}"
       [ -f "$weights" ] || { echo "INIT_RUNS: no $weights" >&2; exit 2; }
     fi
     if [ -f "$weights" ] && [ -z "${FROM_SCRATCH:-}" ]; then init=(--init-from "$weights"); fi
