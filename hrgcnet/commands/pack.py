@@ -36,7 +36,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import yaml
-    from tqdm import tqdm
 
     from ..config import load_config
     from ..data.pack import pack_keypoint_file
@@ -48,13 +47,8 @@ def run(args: argparse.Namespace) -> int:
     packed, total_bytes = [], 0
     for i, spec in enumerate(config.train_data):
         folder = out / f"{i}-{Path(spec.ann).parent.name}"
-        with tqdm(desc=f"pack {spec.ann}", unit="person", disable=args.no_progress) as bar:
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            stats = pack_keypoint_file(spec, folder, config.input_hw, config.augment, args.density, args.quality,
-                                       progress)
+        stats = pack_keypoint_file(spec, folder, config.input_hw, config.augment, args.density, args.quality,
+                                   progress=not args.no_progress)
         total_bytes += stats.jpeg_bytes + stats.ann.stat().st_size
         print(f"{spec.ann}: {stats.persons} persons, {stats.jpeg_bytes / 2**20:.1f} MiB of JPEG -> {stats.ann}")
         packed.append(dataclasses.replace(spec, ann=str(stats.ann), images=None))

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from ..errors import DatasetError
 from ..geometry import box_xyxy_to_center_scale
@@ -98,13 +98,12 @@ def map_annotation(ann: dict, origin: np.ndarray, zoom: np.ndarray, box_xyxy: np
 
 
 def pack_keypoint_file(spec: DataSpec, out_dir: str | Path, input_hw: tuple[int, int], augment: AugmentConfig,
-                       density: float = 1.0, quality: int = 90,
-                       progress: Callable[[int, int], None] | None = None) -> PackStats:
+                       density: float = 1.0, quality: int = 90, progress: bool = False) -> PackStats:
     """Write ``out_dir/<json name>`` and ``out_dir/images/<annotation id>.jpg`` for the persons of ``spec.ann``.
 
     Packs every person :func:`hrgcnet.data.coco.load_records` can give under any spec option (persons flagged
     ``teacher_lr_swap`` and stretched images included). ``density``: packed pixels per pixel of an unaugmented
-    ``input_hw`` crop. ``progress(done, total)`` is called after each person.
+    ``input_hw`` crop. ``progress``: a progress bar over the persons.
     """
     if density <= 0:
         raise DatasetError(f"density must be > 0, got {density}")
@@ -121,7 +120,7 @@ def pack_keypoint_file(spec: DataSpec, out_dir: str | Path, input_hw: tuple[int,
     new_images, new_anns, jpeg_bytes = [], [], 0
     decoded: tuple[str, np.ndarray] | None = None
     # In the original order, so that a seed draws the same persons from the packed file as from the original.
-    for i, rec in enumerate(records):
+    for rec in tqdm(records, desc=f"pack {spec.ann}", unit="person", dynamic_ncols=True, disable=not progress):
         if decoded is None or decoded[0] != rec.image_path:
             decoded = rec.image_path, read_image_rgb(rec.image_path)
         region = pack_region(rec.box, input_hw, augment)
@@ -142,8 +141,6 @@ def pack_keypoint_file(spec: DataSpec, out_dir: str | Path, input_hw: tuple[int,
                                "origin": [round(float(v), 4) for v in origin],
                                "zoom": [round(float(v), 6) for v in zoom]}})
         new_anns.append(map_annotation(anns[rec.ann_id], origin, zoom, rec.box, rec.ann_id))
-        if progress is not None:
-            progress(i + 1, len(records))
     ann_path = out_dir / Path(spec.ann).name
     info = dict(data.get("info") or {}, packed={"input_size": list(input_hw), "density": density,
                                                   "quality": quality, "from": str(spec.ann)})
