@@ -94,6 +94,11 @@ def _read_file(path: Path) -> bytes:
         raise ImageError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
 
 
+#: What PIL raises on corrupt or truncated files: OSError mostly, its plugins also ValueError ("Truncated IHDR
+#: chunk"), TypeError ("Missing dimensions"), SyntaxError, KeyError or IndexError on broken headers.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError)
+
+
 def _from_bytes(data: bytes, notes: list[str], label: str) -> np.ndarray:
     if len(data) == 0:
         raise ImageError(f"{label}: empty (0 bytes)")
@@ -107,7 +112,7 @@ def _from_bytes(data: bytes, notes: list[str], label: str) -> np.ndarray:
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{label}: image too large, more than the limit of {MAX_IMAGE_PIXELS / 1e6:.0f} "
                          f"megapixels ({exc})") from exc
-    except OSError as exc:
+    except DECODE_ERRORS as exc:
         raise ImageError(f"{label}: cannot decode image ({exc})") from exc
     return _from_pil(pil, notes, label)
 
@@ -123,18 +128,18 @@ def _pil_open(fp: io.BytesIO) -> Image.Image:
 
 def _from_pil(pil: Image.Image, notes: list[str], label: str) -> np.ndarray:
     _check_size(pil.width, pil.height, label)
-    frames = getattr(pil, "n_frames", 1)
-    if frames > 1:
-        pil.seek(0)
-        notes.append(f"{label}: animation with {frames} frames; only the first frame is used")
-    orientation = _exif_orientation(pil)
     try:
+        frames = getattr(pil, "n_frames", 1)
+        if frames > 1:
+            pil.seek(0)
+            notes.append(f"{label}: animation with {frames} frames; only the first frame is used")
+        orientation = _exif_orientation(pil)
         pil.load()
         oriented = ImageOps.exif_transpose(pil)
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{label}: image too large, more than the limit of {MAX_IMAGE_PIXELS / 1e6:.0f} "
                          f"megapixels ({exc})") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         raise ImageError(f"{label}: cannot decode image, the file may be truncated or corrupt ({exc})") from exc
     if orientation not in (None, 1):
         notes.append(f"{label}: turned upright by its EXIF orientation tag ({orientation})")

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -93,6 +93,9 @@ def test_load_image_arbitrary_bytes(data):
 @FAST
 @given(fmt=st.sampled_from(sorted(VALID)), cut=st.integers(0, 10_000),
        flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6))
+@example(fmt="TIFF", cut=140, flips=[(130, 1)])  # PIL raised TypeError("Missing dimensions") from n_frames
+@example(fmt="TIFF", cut=147, flips=[(12, 2)])  # ValueError("Invalid dimensions") from Image.open
+@example(fmt="PNG", cut=40, flips=[(58, 116), (76, 230), (54, 115), (73, 225), (107, 91), (11, 11)])  # "Truncated IHDR"
 def test_load_image_corrupted_real_files(fmt, cut, flips):
     """Valid files of every format, truncated and with random bytes changed: an image or an ImageError."""
     data = bytearray(VALID[fmt])
