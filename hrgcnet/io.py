@@ -96,7 +96,7 @@ def _read_file(path: Path) -> bytes:
 
 #: What PIL raises on corrupt or truncated files: OSError mostly, its plugins also ValueError ("Truncated IHDR
 #: chunk"), TypeError ("Missing dimensions"), SyntaxError, KeyError or IndexError on broken headers.
-DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError)
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError)
 
 
 def _from_bytes(data: bytes, notes: list[str], label: str) -> np.ndarray:
@@ -112,7 +112,7 @@ def _from_bytes(data: bytes, notes: list[str], label: str) -> np.ndarray:
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{label}: image too large, more than the limit of {MAX_IMAGE_PIXELS / 1e6:.0f} "
                          f"megapixels ({exc})") from exc
-    except DECODE_ERRORS as exc:
+    except _DECODE_ERRORS as exc:
         raise ImageError(f"{label}: cannot decode image ({exc})") from exc
     return _from_pil(pil, notes, label)
 
@@ -139,7 +139,7 @@ def _from_pil(pil: Image.Image, notes: list[str], label: str) -> np.ndarray:
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{label}: image too large, more than the limit of {MAX_IMAGE_PIXELS / 1e6:.0f} "
                          f"megapixels ({exc})") from exc
-    except DECODE_ERRORS as exc:
+    except _DECODE_ERRORS as exc:
         raise ImageError(f"{label}: cannot decode image, the file may be truncated or corrupt ({exc})") from exc
     if orientation not in (None, 1):
         notes.append(f"{label}: turned upright by its EXIF orientation tag ({orientation})")

@@ -9,7 +9,6 @@
 # training carries on across sessions whose run folders did not survive; FROM_SCRATCH=1 starts from random;
 # INIT_RUNS=DIR starts from DIR/<run>/INIT_FILE instead (the fp32 weights of earlier runs, when they survived;
 # INIT_FILE default best.safetensors, or last.pt for a run's trained weights at its last checkpoint).
-# INIT_SIZE: the input size in the names of the INIT_RUNS folders when it differs from INPUT_SIZE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_MINUTES=${1:-100}
@@ -29,8 +28,8 @@ SET_ARGS=()
 for kv in ${SET:-}; do SET_ARGS+=(--set "$kv"); done
 STOP=()
 if [ -n "${2:-}" ]; then STOP=(--stop-after-steps "$2"); fi
-# INPUT_SIZE: crop size HxW of a new run (default the config's 128x96; 256x192 is the paper's, ~3.3x the cost per
-# sample); the run folders are named after it (RUNS_ROOT/<model>_<INPUT_SIZE>_cpu).
+# INPUT_SIZE: crop size HxW of a new run (default the config's 128x96; 256x192 is the paper's, 3.7x the time per
+# step on the AVX2 machine of docs/training/README.md, session 9); run folders are RUNS_ROOT/<model>_<INPUT_SIZE>_cpu.
 INPUT_SIZE=${INPUT_SIZE:-128x96}
 RUNS_ROOT=${RUNS_ROOT:-/work/runs}
 PY=${PY:-.venv/bin/python}
@@ -43,12 +42,13 @@ for model in hrgcnet-w32 hrnet-w32; do
     init=()
     weights="hrgcnet/weights/$model.safetensors"
     if [ -n "${INIT_RUNS:-}" ]; then
-      weights="$INIT_RUNS/${model}_${INIT_SIZE:-$INPUT_SIZE}_cpu/${INIT_FILE:-best.safetensors}"
+      weights="$INIT_RUNS/${model}_${INPUT_SIZE}_cpu/${INIT_FILE:-best.safetensors}"
       [ -f "$weights" ] || { echo "INIT_RUNS: no $weights" >&2; exit 2; }
     fi
     if [ -f "$weights" ] && [ -z "${FROM_SCRATCH:-}" ]; then init=(--init-from "$weights"); fi
     # cosine to 1% with 100 warm-up steps over EPOCHS x 2048 samples.
-    args=("${init[@]}" --config hrgcnet_w32_128x96_cpu --model "$model" --input-size "$INPUT_SIZE" --run-dir "$run" --epochs "$EPOCHS" --workers 1 "${LR_ARGS[@]}"
+    args=("${init[@]}" --config hrgcnet_w32_128x96_cpu --model "$model" --input-size "$INPUT_SIZE" --run-dir "$run"
+          --epochs "$EPOCHS" --workers 1 "${LR_ARGS[@]}"
           --set val_every=10 --set checkpoint_minutes=10 "${SET_ARGS[@]}")
   fi
   OMP_NUM_THREADS=1 nohup "$PY" -m hrgcnet train "${args[@]}" --max-minutes "$MAX_MINUTES" "${STOP[@]}" --no-progress \
