@@ -8,8 +8,10 @@ import pytest
 
 from hrgcnet.cli import main
 from hrgcnet.errors import DatasetError
-from hrgcnet.evaluate import (SUMMARY_KEYS, evaluate_coco, format_table, gt_boxes_by_image, limit_images,
-                              load_coco_gt, per_keypoint_oks, predict_coco)
+from hrgcnet.errors import UsageError
+from hrgcnet.evaluate import (SUMMARY_KEYS, _ap_of_draw, _run_cocoeval, coco_from_dict, evaluate_coco, format_table,
+                              gt_boxes_by_image, limit_images, load_coco_gt, load_results, paired_bootstrap,
+                              per_keypoint_oks, predict_coco)
 from hrgcnet.structures import KEYPOINT_NAMES
 
 
@@ -160,3 +162,76 @@ def test_cli_runs_a_model(coco_val, tmp_path, capsys):
     n_persons = sum(len(v) for v in gt_boxes_by_image(coco).values())
     assert 0 < len(preds) <= n_persons and all(len(p["keypoints"]) == 51 for p in preds)
     assert "untrained" in captured.err
+
+
+def drawn_file(ann_path, results, draw) -> tuple[dict, list[dict]]:
+    """The annotation file holding image ``draw[j]`` as new image ``j + 1`` (repeats copied), and the results."""
+    data = json.loads(ann_path.read_text())
+    ids = sorted(img["id"] for img in data["images"])
+    images = {img["id"]: img for img in data["images"]}
+    out = dict(data, images=[], annotations=[])
+    new_results = []
+    for j, i in enumerate(draw):
+        old = ids[i]
+        out["images"].append(dict(images[old], id=j + 1))
+        out["annotations"] += [dict(a, id=len(out["annotations"]) + k + 1, image_id=j + 1)
+                               for k, a in enumerate(a for a in data["annotations"] if a["image_id"] == old)]
+        new_results += [dict(r, image_id=j + 1) for r in results if r["image_id"] == old]
+    return out, new_results
+
+
+def test_a_bootstrap_draw_scores_like_a_file_of_the_drawn_images(coco_val):
+    ann, _ = coco_val
+    res = perturbed(gt_as_results(ann), seed=3, sigma=6.0)
+    ev = _run_cocoeval(load_coco_gt(ann), load_results(res))
+    n = len(ev.params.imgIds)
+    rng = np.random.default_rng(0)
+    for draw in (np.arange(n), rng.integers(0, n, n), rng.integers(0, n, n)):
+        data, drawn_res = drawn_file(ann, res, draw)
+        expected = evaluate_coco(drawn_res, coco_from_dict(data))["AP"]
+        assert _ap_of_draw(ev, draw) == pytest.approx(expected, abs=1e-12)
+    assert len(set(draw)) < n  # the last draw repeats images
+
+
+def test_paired_bootstrap(coco_val):
+    ann, _ = coco_val
+    exact = gt_as_results(ann)
+    noisy = perturbed(exact, seed=1, sigma=8.0)
+    better = paired_bootstrap(exact, noisy, ann, num_samples=200)
+    assert better["AP_a"] == 1.0 and better["AP_b"] == pytest.approx(evaluate_coco(noisy, ann)["AP"])
+    assert better["delta"] > 0 and 0 < better["ci95"][0] <= better["delta"] <= better["ci95"][1]
+    assert better["share_a_not_better"] == 0.0 and better["num_samples"] == 200
+    worse = paired_bootstrap(noisy, exact, ann, num_samples=200)
+    assert worse["delta"] == -better["delta"]
+    assert worse["ci95"] == pytest.approx([-better["ci95"][1], -better["ci95"][0]], abs=1e-12)
+    same = paired_bootstrap(noisy, noisy, ann, num_samples=50)
+    assert same["delta"] == 0 and same["ci95"] == [0, 0] and same["share_a_not_better"] == 1.0
+    # Two noisy result lists of one quality: the interval spans 0 and is reproducible with the seed.
+    other = perturbed(exact, seed=2, sigma=8.0)
+    tie = paired_bootstrap(noisy, other, ann, num_samples=200, seed=5)
+    assert tie["ci95"][0] < 0 < tie["ci95"][1]
+    assert paired_bootstrap(noisy, other, ann, num_samples=200, seed=5) == tie
+    with pytest.raises(UsageError, match="bootstrap"):
+        paired_bootstrap(noisy, other, ann, num_samples=0)
+    with pytest.raises(DatasetError, match="non-empty"):
+        paired_bootstrap([], other, ann)
+
+
+def test_cli_compares_with_a_baseline(coco_val, tmp_path, capsys, monkeypatch):
+    ann, _ = coco_val
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    new.write_text(json.dumps(gt_as_results(ann)))
+    old.write_text(json.dumps(perturbed(gt_as_results(ann), seed=1, sigma=8.0)))
+    args = ["eval", "--ann", str(ann), "--results", str(new), "--compare", str(old), "--bootstrap", "100"]
+    assert main(args + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["compare"] == paired_bootstrap(new, old, ann, num_samples=100)
+    assert main(args) == 0
+    assert f"AP 1.000 vs {out['compare']['AP_b']:.3f}" in capsys.readouterr().out
+    # Bad options fail before any model runs.
+    monkeypatch.setattr("hrgcnet.evaluate.predict_coco", lambda *a, **k: pytest.fail("predicted before checking"))
+    model_args = ["eval", "--ann", str(ann), "--weights", "none", "--device", "cpu", "--json"]
+    assert main(model_args + ["--compare", str(old), "--bootstrap", "0"]) == 2
+    assert "--bootstrap must be >= 1" in capsys.readouterr().err
+    assert main(model_args + ["--compare", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err

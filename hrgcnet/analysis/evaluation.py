@@ -22,9 +22,8 @@ import numpy as np
 
 from ..data.coco import load_coco_json
 from ..errors import DatasetError
+from ..evaluate import SUMMARY_KEYS
 from ..structures import NUM_KEYPOINTS, OKS_SIGMAS
-
-SUMMARY_KEYS: tuple[str, ...] = ("AP", "AP50", "AP75", "APM", "APL", "AR")
 
 
 @dataclass

@@ -5,8 +5,13 @@ and are scored with pycocotools. ``--boxes gt`` is the standard "use GT bbox" pr
 ground-truth person box of every image, box score 1. ``--results FILE`` scores an existing results file
 without running a model.
 
+``--compare BASELINE_JSON`` adds a paired bootstrap over images (``hrgcnet.evaluate.paired_bootstrap``)
+of these predictions against a baseline's results file (e.g. written earlier with ``--out``): the AP
+difference with its 95% interval, the measure of a "meaningful improvement" on a small validation set.
+
 Output: a table (AP, AP50, AP75, APM, APL, AR in percent, and the per-keypoint breakdown); with ``--json``
-one JSON object with exactly the keys AP, AP50, AP75, APM, APL, AR, values in 0..1.
+one JSON object with the keys AP, AP50, AP75, APM, APL, AR, values in 0..1 (and ``compare``, the
+bootstrap's dict, with ``--compare``).
 """
 
 from __future__ import annotations
@@ -40,21 +45,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--results", default=None, metavar="RESULTS_JSON",
                    help="score this COCO keypoint results file instead of running a model")
     p.add_argument("--out", default=None, metavar="RESULTS_JSON", help="write the predictions (COCO results) here")
+    p.add_argument("--compare", default=None, metavar="BASELINE_JSON",
+                   help="a baseline's COCO keypoint results: paired bootstrap of the AP difference over images")
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap draws of --compare")
     p.add_argument("--json", action="store_true", help="print one JSON object {AP, AP50, AP75, APM, APL, AR}")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluate import (evaluate_coco, format_table, limit_images, load_coco_gt, per_keypoint_oks,
-                            predict_coco)
+    from ..evaluate import (evaluate_coco, format_table, limit_images, load_coco_gt, load_results, paired_bootstrap,
+                            per_keypoint_oks, predict_coco)
 
     ann = Path(args.ann)
     coco_gt = limit_images(load_coco_gt(ann), args.max_images)
+    baseline = None
+    if args.compare:  # checked before any prediction runs
+        if args.bootstrap < 1:
+            raise UsageError(f"--bootstrap must be >= 1, got {args.bootstrap}")
+        baseline = load_results(args.compare)
     t0 = time.perf_counter()
     if args.results:
-        from ..evaluate import load_results
-
         results = load_results(args.results)
     else:
         from ..pipeline import PoseEstimator
@@ -76,10 +87,16 @@ def run(args: argparse.Namespace) -> int:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(json.dumps(results))
     summary = evaluate_coco(results, coco_gt)
+    compare = None if baseline is None else paired_bootstrap(results, baseline, coco_gt, num_samples=args.bootstrap)
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(summary if compare is None else {**summary, "compare": compare}))
         return 0
     seconds = time.perf_counter() - t0
     print(format_table(summary, per_keypoint_oks(results, coco_gt)))
+    if compare:
+        low, high = compare["ci95"]
+        print(f"\nAP {compare['AP_a']:.3f} vs {compare['AP_b']:.3f} ({args.compare}): {compare['delta']:+.3f}, "
+              f"95% interval [{low:+.3f}, {high:+.3f}], not better in {100 * compare['share_a_not_better']:.1f}% "
+              f"of {compare['num_samples']} draws of the {compare['num_images']} images")
     print(f"\n{len(coco_gt.dataset['images'])} images, {len(results)} person results, {seconds:.1f} s")
     return 0
