@@ -205,9 +205,8 @@ def _ap_of_draw(ev, draw: np.ndarray) -> float:
     drawn.params.imgIds = ids
     with contextlib.redirect_stdout(io.StringIO()):
         drawn.accumulate()
-    precision = drawn.eval["precision"][:, :, 0, 0, -1]  # OKS thresholds x recall, area "all", 20 per image
-    valid = precision[precision > -1]
-    return float(valid.mean()) if valid.size else 0.0
+        drawn.summarize()
+    return max(float(drawn.stats[0]), 0.0)  # -1: a draw without ground-truth persons
 
 
 def format_table(summary: dict[str, float | None], per_keypoint: dict[str, dict] | None = None) -> str:

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from hrgcnet.cli import main
-from hrgcnet.errors import DatasetError
-from hrgcnet.errors import UsageError
+from hrgcnet.errors import DatasetError, UsageError
 from hrgcnet.evaluate import (SUMMARY_KEYS, _ap_of_draw, _run_cocoeval, coco_from_dict, evaluate_coco, format_table,
                               gt_boxes_by_image, limit_images, load_coco_gt, load_results, paired_bootstrap,
                               per_keypoint_oks, predict_coco)
