@@ -1,7 +1,8 @@
 """HRGCNet analysis app: `make analysis` (or `streamlit run streamlit_app.py`).
 
 Navigation over the pages in ``pages/``; each page file also runs on its own (``streamlit run pages/1_model_zoo.py``).
-Everything shown is computed live from the library; values copied from the paper are labelled "paper".
+Complexity, heatmaps, attention maps, evaluations and timings are computed live from the library; the learning curves
+are read from the committed ``hrgcnet/weights/learning_curves.csv``; values copied from the paper are labelled "paper".
 """
 
 from pathlib import Path
@@ -19,5 +20,6 @@ navigation = st.navigation([
     st.Page(PAGES / "5_evaluation.py", title="Evaluation", icon=":material/fact_check:"),
     st.Page(PAGES / "6_speed.py", title="Speed", icon=":material/speed:"),
 ])
-st.sidebar.caption("HRGCNet analysis · numbers measured live; paper values labelled *paper*.")
+st.sidebar.caption("HRGCNet analysis · numbers measured live, except the learning curves (committed CSV of the "
+                   "training runs); paper values labelled *paper*.")
 navigation.run()

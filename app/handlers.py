@@ -140,9 +140,15 @@ def _fresh_dir() -> Path:
     return Path(tempfile.mkdtemp(dir=DOWNLOAD_DIR))
 
 
+def no_results_message() -> str:
+    """What a view says when this user has no cached results: none yet, or they expired."""
+    return (f"no results: run the model on an image first (button 'Estimate poses'); results are kept "
+            f"{state.STATE_TTL_S / 60:g} min after the last 'Estimate poses' or 'Compare'")
+
+
 def _need_run(session: Session | None) -> Run:
     if session is None or session.run is None:
-        raise UsageError("run the model on an image first (button 'Estimate poses')")
+        raise UsageError(no_results_message())
     return session.run
 
 
@@ -289,9 +295,11 @@ def redraw(session: Session | None, kpt_thr: float, box_thr: float, show_boxes: 
            ) -> tuple[np.ndarray, pd.DataFrame, str, str]:
     """Redraw the cached result with new thresholds / display options (no network call).
 
-    Before any run there is nothing to redraw: every output is left as it is.
+    Without cached results (before any run, or after they expired: ``STATE_TTL_S`` after the last write) there
+    is nothing to redraw: every output is left as it is and a warning (not an error) says why.
     """
     if session is None or session.run is None:
+        gr.Warning(f"Nothing redrawn: {no_results_message()}.")
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     run = session.run
     overlay = _draw(run, kpt_thr, box_thr, show_boxes, label)
@@ -315,27 +323,40 @@ def counterpart(model: str) -> str:
 
 def _compare_outputs(session: Session, kpt_thr: float, box_thr: float
                      ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, go.Figure, str]:
-    """HRNet overlay, HRGCNet overlay, per-keypoint table, bar plot and OKS summary of a cached comparison."""
+    """HRNet overlay, HRGCNet overlay, per-keypoint table, bar plot and OKS summary of a cached comparison.
+
+    Persons below ``box_thr`` are left out; keypoints that either model scores below ``kpt_thr`` (those the
+    overlays do not draw) are left out of the distances (empty cells) and of the OKS.
+    """
     run, other = session.run, session.other
     hrnet_run, hrgc_run = (other, run) if get_spec(run.model).family == "hrgcnet" else (run, other)
     keep = _shown(run, box_thr)
-    cmp = compare_keypoints(hrnet_run.result.keypoints[keep], hrgc_run.result.keypoints[keep], run.result.boxes[keep])
+    kpts_a, kpts_b = hrnet_run.result.keypoints[keep], hrgc_run.result.keypoints[keep]
+    cmp = compare_keypoints(kpts_a, kpts_b, run.result.boxes[keep], min_keypoint_score=float(kpt_thr))
+    both = (kpts_a[..., 2] >= float(kpt_thr)) & (kpts_b[..., 2] >= float(kpt_thr))  # (N, K)
+    normalized = np.where(both, cmp.normalized_distances, np.nan)
+    pixels = np.where(both, cmp.distances, np.nan)
     table = pd.DataFrame({"keypoint": list(KEYPOINT_NAMES)})
     fig = go.Figure()
     for j, i in enumerate(keep):
-        table[f"#{i} distance / box size"] = np.round(cmp.normalized_distances[j], 4)
-        fig.add_trace(go.Bar(name=f"person #{i}", x=list(KEYPOINT_NAMES), y=cmp.normalized_distances[j]))
-    table["mean distance / box size"] = np.round(cmp.per_keypoint_mean(), 4)
-    table["mean distance (px)"] = np.round(cmp.distances.mean(axis=0), 1) if len(keep) else np.nan
+        table[f"#{i} distance / box size"] = np.round(normalized[j], 4)
+        fig.add_trace(go.Bar(name=f"person #{i}", x=list(KEYPOINT_NAMES), y=normalized[j]))
+    counted = both.sum(axis=0)  # (K,) persons whose keypoint both models score >= kpt_thr
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["mean distance / box size"] = np.round(np.nansum(normalized, axis=0) / counted, 4)
+        table["mean distance (px)"] = np.round(np.nansum(pixels, axis=0) / counted, 1)
     a, b = get_spec(hrnet_run.model).label, get_spec(hrgc_run.model).label
     fig.update_layout(barmode="group", title=f"{a} vs {b}: keypoint distance / sqrt(box area)",
                       yaxis_title="distance / box size", xaxis_tickangle=-45, height=420,
                       margin=dict(l=40, r=10, t=50, b=100))
     if len(keep):
-        oks = ", ".join(f"#{i}: {v:.3f}" for i, v in zip(keep, cmp.oks))
-        summary = (f"**{a}** (left) vs **{b}** (right) on the same {len(keep)} box(es). OKS between the two "
-                   f"predictions (1 = identical; COCO counts a match from 0.5): {oks}; mean "
-                   f"{float(np.nanmean(cmp.oks)):.3f}.")
+        oks = ", ".join(f"#{i}: " + ("n/a" if np.isnan(v) else f"{v:.3f}") for i, v in zip(keep, cmp.oks))
+        mean = "n/a" if np.isnan(cmp.oks).all() else f"{float(np.nanmean(cmp.oks)):.3f}"
+        summary = (f"**{a}** (left) vs **{b}** (right) on the same {len(keep)} box(es), over the keypoints both "
+                   f"score at least {float(kpt_thr):.2f} (the others are left out; n/a: none). OKS-like similarity "
+                   f"of the two predictions, 1 = identical, with the **box area** as the scale (COCO's OKS uses "
+                   f"the annotated segment area, which is smaller, so this is more lenient than COCO's): {oks}; "
+                   f"mean {mean}.")
     else:
         summary = "No person passes the box threshold: nothing to compare."
     if run.untrained or other.untrained:
@@ -372,10 +393,18 @@ def compare(image: str | None, session: Session | None, kpt_thr: float, box_thr:
 def redraw_compare(session: Session | None, kpt_thr: float, box_thr: float
                    ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, go.Figure, str]:
     """Redraw the cached comparison with new thresholds (no network call); outputs are left as they are
-    before the first comparison."""
+    before the first comparison of the current run (``predict`` clears them: :func:`clear_compare`)."""
     if session is None or session.run is None or session.other is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     return _compare_outputs(session, kpt_thr, box_thr)
+
+
+COMPARE_COLUMNS = ["keypoint", "mean distance / box size", "mean distance (px)"]
+
+
+def clear_compare() -> tuple[None, None, pd.DataFrame, None, str]:
+    """Empty comparison outputs (after a new 'Estimate poses': an old image's comparison must not stay)."""
+    return None, None, pd.DataFrame(columns=COMPARE_COLUMNS), None, ""
 
 
 # --------------------------------------------------------------------------------------- heatmaps
@@ -385,7 +414,19 @@ def heatmaps(session: Session | None, person: int | None) -> tuple[go.Figure, np
     """One person's heatmaps: an interactive 17-keypoint grid, the merged overlay on the crop, and every
     person's merged heatmaps on the image."""
     run = _need_run(session)
-    i = _person(run, person)
+    return _heatmap_outputs(run, _person(run, person))
+
+
+@user_errors
+def heatmaps_after_predict(session: Session | None, person: int | None) -> tuple[Any, Any, Any]:
+    """:func:`heatmaps` for the step after 'Estimate poses': empty outputs instead of an error when nobody was
+    found (the notes already say so), so that no old image's heatmaps stay."""
+    if session is None or session.run is None or len(session.run.result) == 0:
+        return None, None, None
+    return _heatmap_outputs(session.run, _person(session.run, person))
+
+
+def _heatmap_outputs(run: Run, i: int) -> tuple[go.Figure, np.ndarray, np.ndarray]:
     res = run.result
     hm = res.heatmaps[i]  # (K, h, w)
     cols = 6
@@ -433,10 +474,34 @@ def attention(session: Session | None, person: int | None, block: str | None
     """One GC block's attention map α for one person: overlay on the crop, interactive map, and a note."""
     run = _need_run(session)
     i = _person(run, person)
-    maps = run.result.attention or {}
-    if not maps:
-        raise UsageError(f"{get_spec(run.model).label} has no GC blocks (plain HRNet): run an HRGCNet model to see "
-                         "GC attention maps")
+    if not run.result.attention:
+        raise UsageError(_no_gc_blocks(run))
+    return _attention_outputs(run, i, block)
+
+
+def _no_gc_blocks(run: Run) -> str:
+    return (f"{get_spec(run.model).label} has no GC blocks (plain HRNet): run an HRGCNet model to see "
+            "GC attention maps")
+
+
+@user_errors
+def attention_after_predict(session: Session | None, person: int | None, block: str | None
+                            ) -> tuple[Any, Any, str]:
+    """:func:`attention` for the steps after 'Estimate poses' and after choosing a person: empty maps and a note
+    instead of an error for a plain HRNet (no GC blocks) or an image without persons, so that no old image's
+    maps stay and no error is shown for something the user did not ask for."""
+    if session is None or session.run is None:
+        return None, None, ATTENTION_NOTE
+    run = session.run
+    if get_spec(run.model).family != "hrgcnet" or (len(run.result) and not run.result.attention):
+        return None, None, f"**{_no_gc_blocks(run)}.**\n\n{ATTENTION_NOTE}"
+    if len(run.result) == 0:
+        return None, None, f"**No person was found in this image: no attention map to show.**\n\n{ATTENTION_NOTE}"
+    return _attention_outputs(run, _person(run, person), block)
+
+
+def _attention_outputs(run: Run, i: int, block: str | None) -> tuple[np.ndarray, go.Figure, str]:
+    maps = run.result.attention
     if not block:
         block = next(iter(maps))
     if block not in maps:
@@ -513,6 +578,19 @@ def add_box_corner(pending: list | None, boxes_text: str, evt: gr.SelectData) ->
         return None, boxes_text, "box too small: click two opposite corners", gr.update()
     text = "; ".join(t for t in ((boxes_text or "").strip(), format_boxes(np.array(box))) if t)
     return None, text, f"box added ({format_boxes(np.array(box))}); detector set to 'my boxes'", gr.update(value="boxes")
+
+
+BOX_HINT = "Click two opposite corners on the input image to add a box."
+
+
+def new_image(pending: list | None, boxes_text: str | None) -> tuple[None, str, str]:
+    """The input image changed (upload, paste, snapshot, example, cleared): boxes belong to the old image.
+
+    Returns the pending corner (None), the boxes text (cleared) and the hint (saying what was cleared).
+    """
+    if pending or (boxes_text or "").strip():
+        return None, "", f"New image: the boxes of the previous image were cleared. {BOX_HINT}"
+    return None, "", BOX_HINT
 
 
 # ------------------------------------------------------------------------------------------ live

@@ -9,6 +9,8 @@ threshold or a display option redraws without running the network again.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import threading
 import warnings
@@ -26,16 +28,40 @@ from hrgcnet.models.weights import default_weights_path, read_metadata
 from hrgcnet.pipeline import PoseEstimator, PoseResult, parse_input_hw
 
 
-def env_int(name: str, default: int) -> int:
+log = logging.getLogger("hrgcnet.app")
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    """The integer environment variable ``name`` (``default`` when unset); a value that is not a whole number
+    gives ``default`` and one below ``minimum`` gives ``minimum``, each with a logged warning."""
     value = os.environ.get(name, "").strip()
-    return int(value) if value.isdigit() else default
-
-
-def env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, "").strip() or default)
-    except ValueError:
+    if not value:
         return default
+    try:
+        number = int(value)
+    except ValueError:
+        log.warning("%s=%r is not a whole number: using %s", name, value, default)
+        return default
+    if minimum is not None and number < minimum:
+        log.warning("%s=%s is below its minimum of %s: using %s", name, number, minimum, minimum)
+        return minimum
+    return number
+
+
+def env_float(name: str, default: float, positive: bool = False) -> float:
+    """The number environment variable ``name`` (``default`` when unset); a value that is not a number (or NaN),
+    or with ``positive`` one that is not above 0, gives ``default`` with a logged warning."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if math.isnan(number) or (positive and number <= 0):
+        log.warning("%s=%r is not a%s number: using %s", name, value, " positive" if positive else "", default)
+        return default
+    return number
 
 
 # ------------------------------------------------------------------------------------------- limits
@@ -44,30 +70,35 @@ def env_float(name: str, default: float) -> float:
 MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES
 MAX_PIXELS = MAX_IMAGE_PIXELS
 #: Persons per image the app runs the network on (highest box scores first).
-MAX_PERSONS = env_int("HRGCNET_APP_MAX_PERSONS", 10)
+MAX_PERSONS = env_int("HRGCNET_APP_MAX_PERSONS", 10, minimum=1)
 #: Inference events that may run at once (one shared queue for every handler that runs a network).
-INFERENCE_CONCURRENCY = max(1, env_int("HRGCNET_APP_CONCURRENCY", 1))
+INFERENCE_CONCURRENCY = env_int("HRGCNET_APP_CONCURRENCY", 1, minimum=1)
 #: Live webcam streams served at once, and the seconds one stream may last before it must be restarted.
-LIVE_SESSIONS = max(1, env_int("HRGCNET_APP_LIVE_SESSIONS", 2))
-LIVE_TIME_LIMIT_S = env_int("HRGCNET_APP_LIVE_TIME_LIMIT_S", 300)
+LIVE_SESSIONS = env_int("HRGCNET_APP_LIVE_SESSIONS", 2, minimum=1)
+LIVE_TIME_LIMIT_S = env_int("HRGCNET_APP_LIVE_TIME_LIMIT_S", 300, minimum=1)
 #: Events waiting in the queue before new ones are refused.
-QUEUE_MAX_SIZE = env_int("HRGCNET_APP_QUEUE_SIZE", 32)
+QUEUE_MAX_SIZE = env_int("HRGCNET_APP_QUEUE_SIZE", 32, minimum=1)
 #: glibc malloc arenas of the server process (0: glibc's default, 8 per core). Every Gradio worker thread
 #: otherwise gets its own arena, and freed image and heatmap buffers stay mapped in them: under 16 concurrent
 #: users RSS grew by +268 MB over 160 requests with the default and +99 MB with 2 arenas (docs/reliability.md).
-MALLOC_ARENAS = env_int("HRGCNET_APP_MALLOC_ARENAS", 2)
-#: Wall-clock limit of one predict / compare request, seconds (checked between batches of persons).
-REQUEST_TIME_LIMIT_S = env_float("HRGCNET_APP_REQUEST_TIME_LIMIT_S", 60.0)
+MALLOC_ARENAS = env_int("HRGCNET_APP_MALLOC_ARENAS", 2, minimum=0)
+#: Wall-clock limit of one predict / compare request, seconds (checked after detection and between batches of
+#: ``BATCH_PERSONS`` persons: a request ends at most one such batch past the limit).
+REQUEST_TIME_LIMIT_S = env_float("HRGCNET_APP_REQUEST_TIME_LIMIT_S", 60.0, positive=True)
 #: Wall-time bound of one attribution, seconds (Integrated Gradients steps are cut to fit).
-ATTRIBUTION_BUDGET_S = env_float("HRGCNET_APP_ATTRIBUTION_BUDGET_S", 20.0)
+ATTRIBUTION_BUDGET_S = env_float("HRGCNET_APP_ATTRIBUTION_BUDGET_S", 20.0, positive=True)
 #: Longer side of the images kept per user and drawn on (keypoints stay in original pixels).
-DISPLAY_MAX_SIDE = env_int("HRGCNET_APP_DISPLAY_MAX_SIDE", 1600)
-#: Seconds a user's cached results live after their last use.
-STATE_TTL_S = env_int("HRGCNET_APP_STATE_TTL_S", 1800)
+DISPLAY_MAX_SIDE = env_int("HRGCNET_APP_DISPLAY_MAX_SIDE", 1600, minimum=64)
+#: Seconds a user's cached results live after they were last WRITTEN, i.e. after the last 'Estimate poses' or
+#: 'Compare' (``gr.State(time_to_live=…)`` counts from the last time an event outputs the state; redraws and
+#: views only read it, so they do not extend it). After that the handlers get None and say so.
+STATE_TTL_S = env_int("HRGCNET_APP_STATE_TTL_S", 1800, minimum=60)
+#: Persons per forward pass of the app's estimators: small, so that the time limit is checked within one image.
+BATCH_PERSONS = 4
 #: Box score below which the detectors drop boxes (the box-threshold slider starts here).
 DETECTOR_MIN_SCORE = 0.25
 #: Models kept loaded at once (least recently used is dropped).
-MAX_LOADED_MODELS = max(1, env_int("HRGCNET_APP_MAX_MODELS", 2))
+MAX_LOADED_MODELS = env_int("HRGCNET_APP_MAX_MODELS", 2, minimum=1)
 
 INPUT_SIZES = ("256x192", "384x288", "128x96")
 DEFAULT_INPUT_SIZE = "256x192"
@@ -208,8 +239,8 @@ class ModelCache:
         base = loaded.estimator
         est = PoseEstimator.from_model(base.model, input_hw=parse_input_hw(input_size), device=base.device,
                                        detector=detector, flip_test=flip_test, precision=base.precision,
-                                       max_persons=MAX_PERSONS, oks_nms=oks_nms, channels_last=base.channels_last,
-                                       name=model)
+                                       max_persons=MAX_PERSONS, max_batch=BATCH_PERSONS, oks_nms=oks_nms,
+                                       channels_last=base.channels_last, name=model)
         return est, loaded
 
     def loaded_names(self) -> list[str]:

@@ -2,8 +2,12 @@
 
 Frames are skipped, never queued: a frame is dropped when the previous one of the same session is still
 being processed, when the shared network is busy with another request, or when it comes sooner than
-``1 / LIVE_MAX_FPS`` after the start of the last processed frame. (Gradio's webcam also sends no new frame while an
-event is pending.) The achieved FPS is measured over the last ``FPS_WINDOW`` processed frames.
+``1 / LIVE_MAX_FPS`` after the start of the last processed frame. The browser sends a frame every
+``STREAM_EVERY_S`` (0.25 s: at most 4 frames/s, whatever ``LIVE_MAX_FPS`` allows), and Gradio's webcam sends
+no new frame while an event is pending. The achieved FPS is measured over the last ``FPS_WINDOW`` processed
+frames. A frame that comes more than ``RESTART_GAP_S`` after the previous one was done with starts a new
+stream: the window and the counters start again, so a paused and restarted webcam does not count the pause
+as a low FPS.
 
 Per-session state is a small :class:`LiveState` (a bounded deque of times and counters), carried by
 ``gr.State``: memory does not grow with the number of frames.
@@ -29,8 +33,13 @@ from .state import MODELS, env_float
 FPS_WINDOW = 10
 #: Frames are shrunk to this longer side before detection (speed on CPU).
 LIVE_MAX_SIDE = 640
-#: At most this many frames per second are processed per session.
-LIVE_MAX_FPS = env_float("HRGCNET_APP_LIVE_MAX_FPS", 10.0)
+#: At most this many frames per second are processed per session (any positive number; the browser sends at
+#: most ``1 / STREAM_EVERY_S`` frames per second anyway).
+LIVE_MAX_FPS = env_float("HRGCNET_APP_LIVE_MAX_FPS", 10.0, positive=True)
+#: Seconds between two frames sent by the browser (``stream_every`` of the webcam event): 4 frames/s at most.
+STREAM_EVERY_S = 0.25
+#: A frame this many seconds after the previous one (processed or skipped) starts the counters again.
+RESTART_GAP_S = 2.0
 #: Sessions whose in-flight lock is remembered (least recently used forgotten).
 MAX_SESSIONS = 256
 
@@ -44,6 +53,7 @@ class LiveState:
     skipped: int = 0
     last_ms: float = 0.0
     last_start: float = float("-inf")  # perf_counter() when the last processed frame started
+    last_seen: float = float("-inf")  # perf_counter() when the last frame was done with (processed or skipped)
 
     def fps(self) -> float:
         """Processed frames per second over the window (0 until two frames are done)."""
@@ -91,6 +101,9 @@ def process_frame(frame: np.ndarray | None, live: LiveState | None, model: str, 
     if frame is None:
         return None, "waiting for the camera", live
     start = time.perf_counter()
+    if live.last_seen != float("-inf") and start - live.last_seen > RESTART_GAP_S:
+        live = LiveState()  # the webcam was paused (or the stream restarted): a new window and new counters
+    live.last_seen = start  # a skipped frame is done with at once; a processed one when it ends (below)
     lock = _session_lock(session_key)
     if start - live.last_start < 1.0 / LIVE_MAX_FPS or not lock.acquire(blocking=False):
         live.skipped += 1
@@ -116,6 +129,7 @@ def process_frame(frame: np.ndarray | None, live: LiveState | None, model: str, 
         live.last_start = start
         live.done_times.append(time.perf_counter())
         live.last_ms = (live.done_times[-1] - start) * 1000
+        live.last_seen = live.done_times[-1]
     finally:
         lock.release()
     note = "untrained weights: keypoints are noise" if loaded.untrained else ""

@@ -16,7 +16,7 @@ import gradio as gr
 from hrgcnet.attribution import METHODS as ATTRIBUTION_METHODS
 from hrgcnet.structures import KEYPOINT_NAMES
 
-from . import handlers, state
+from . import handlers, state, streaming
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLES = ("three_people.jpg", "cameraman.jpg", "astronaut.jpg", "cat.jpg")
@@ -34,8 +34,10 @@ webcam snapshot), pick a model and a person detector, and press **Estimate poses
 plain HRNet on the same persons, look at the heatmaps, at the GC attention maps and at attributions.
 """
 LIMITS = (f"Limits: uploads up to {state.MAX_UPLOAD_BYTES // 2**20} MB and {state.MAX_PIXELS / 1e6:.0f} megapixels; "
-          f"the {state.MAX_PERSONS} persons with the highest box scores; a request stops after "
-          f"{state.REQUEST_TIME_LIMIT_S:.0f} s; attributions are cut to about {state.ATTRIBUTION_BUDGET_S:.0f} s. "
+          f"the {state.MAX_PERSONS} persons with the highest box scores; a request is stopped at its first "
+          f"check past {state.REQUEST_TIME_LIMIT_S:g} s (checks run between batches of {state.BATCH_PERSONS} persons); "
+          f"results are kept {state.STATE_TTL_S / 60:g} min after the last 'Estimate poses' or 'Compare'; "
+          f"attributions are cut to about {state.ATTRIBUTION_BUDGET_S:.0f} s. "
           f"Boxes below a box score of {state.DETECTOR_MIN_SCORE} are never kept. "
           "OpenCV 5 has no HOG people detector any more: the offline detector is SSDLite-MobileNetV2.")
 
@@ -70,7 +72,7 @@ def build_demo() -> gr.Blocks:
                 detector = gr.Radio(list(state.DETECTORS), value="yolo", label="Person detector")
                 boxes_text = gr.Textbox(label="My boxes (x1, y1, x2, y2; one box per 4 numbers)",
                                         placeholder="e.g. 40, 20, 300, 500; 320, 30, 560, 480", lines=1)
-                box_hint = gr.Markdown("Click two opposite corners on the input image to add a box.")
+                box_hint = gr.Markdown(handlers.BOX_HINT)
                 run = gr.Button("Estimate poses", variant="primary", elem_id="run")
             with gr.Column(scale=1):
                 overlay = gr.Image(label="Keypoints", type="numpy", interactive=False, elem_id="overlay",
@@ -95,15 +97,16 @@ def build_demo() -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("HRNet vs HRGCNet"):
                 gr.Markdown("Runs the other family (HRNet <-> HRGCNet, same width) on **the same boxes** and "
-                            "measures per-keypoint disagreement: distance / sqrt(box area), and the OKS between the "
-                            "two predictions.")
+                            "measures per-keypoint disagreement: distance / sqrt(box area), and an OKS-like "
+                            "similarity of the two predictions (box area as the scale), over the keypoints both "
+                            "models score above the keypoint threshold.")
                 compare_btn = gr.Button("Compare", elem_id="compare")
                 with gr.Row():
                     left = gr.Image(label="HRNet", interactive=False, format="png")
                     right = gr.Image(label="HRGCNet", interactive=False, format="png")
                 compare_summary = gr.Markdown()
                 compare_plot = gr.Plot(label="Disagreement per keypoint")
-                compare_table = gr.Dataframe(headers=["keypoint", "mean distance / box size", "mean distance (px)"],
+                compare_table = gr.Dataframe(headers=handlers.COMPARE_COLUMNS,
                                              label="Disagreement per keypoint", interactive=False)
             with gr.Tab("Heatmaps"):
                 heatmap_plot = gr.Plot(label="Heatmaps of the chosen person (hover for values)")
@@ -130,7 +133,8 @@ def build_demo() -> gr.Blocks:
                     attribution_text = gr.Markdown()
             with gr.Tab("Live webcam"):
                 gr.Markdown("Streams webcam frames through the chosen model and detector (flip test as set "
-                            "above). Frames that arrive while one is processed are skipped, not queued.")
+                            f"above). The webcam sends at most {1 / streaming.STREAM_EVERY_S:g} frames/s; frames "
+                            "that arrive while one is processed are skipped, not queued.")
                 with gr.Row():
                     live_in = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
                                        elem_id="live-input")
@@ -143,31 +147,35 @@ def build_demo() -> gr.Blocks:
         display = [kpt_thr, box_thr, show_boxes, label]
         heat_out = [heatmap_plot, heatmap_crop, heatmap_image]
         att_out = [attention_img, attention_plot, attention_note]
+        compare_out = [left, right, compare_table, compare_plot, compare_summary]
 
         model.change(handlers.model_card, [model], [card], api_name="model_card", queue=False)
+        image.change(handlers.new_image, [pending_corner, boxes_text], [pending_corner, boxes_text, box_hint],
+                     api_visibility="private", queue=False)
         image.select(handlers.add_box_corner, [pending_corner, boxes_text],
                      [pending_corner, boxes_text, box_hint, detector], api_visibility="private", queue=False)
         run.click(handlers.predict, [image, *settings, *display],
                   [overlay, persons, timings, notes, json_file, png_file, session, person, block],
                   api_name="predict", concurrency_id=INFERENCE, concurrency_limit=state.INFERENCE_CONCURRENCY
-                  ).success(handlers.heatmaps, [session, person], heat_out, api_name="heatmaps_after_predict",
-                            api_visibility="private",
-                            show_progress="hidden"
-                  ).success(handlers.attention, [session, person, block], att_out, api_name="attention_after_predict",
-                            api_visibility="private",
-                            show_progress="hidden")
+                  ).success(handlers.clear_compare, None, compare_out, api_name="clear_compare",
+                            api_visibility="private", show_progress="hidden"
+                  ).success(handlers.heatmaps_after_predict, [session, person], heat_out,
+                            api_name="heatmaps_after_predict", api_visibility="private", show_progress="hidden"
+                  ).success(handlers.attention_after_predict, [session, person, block], att_out,
+                            api_name="attention_after_predict", api_visibility="private", show_progress="hidden")
         gr.on([kpt_thr.release, box_thr.release, show_boxes.input, label.input], handlers.redraw,
               [session, *display], [overlay, persons, json_file, png_file], api_name="redraw",
               trigger_mode="always_last", concurrency_id="redraw", concurrency_limit=4, show_progress="hidden")
         gr.on([kpt_thr.release, box_thr.release], handlers.redraw_compare, [session, kpt_thr, box_thr],
-              [left, right, compare_table, compare_plot, compare_summary], api_name="redraw_compare",
+              compare_out, api_name="redraw_compare",
               trigger_mode="always_last", concurrency_id="redraw", concurrency_limit=4, show_progress="hidden")
         compare_btn.click(handlers.compare, [image, session, kpt_thr, box_thr],
-                          [left, right, compare_table, compare_plot, compare_summary, session], api_name="compare",
+                          [*compare_out, session], api_name="compare",
                           concurrency_id=INFERENCE, concurrency_limit=state.INFERENCE_CONCURRENCY)
         person.input(handlers.heatmaps, [session, person], heat_out, api_name="heatmaps",
                      concurrency_id="redraw", concurrency_limit=4)
-        person.input(handlers.attention, [session, person, block], att_out, api_name="attention_of_person",
+        person.input(handlers.attention_after_predict, [session, person, block], att_out,
+                     api_name="attention_of_person",
                      api_visibility="private",
                      concurrency_id="redraw", concurrency_limit=4)
         block.input(handlers.attention, [session, person, block], att_out, api_name="attention",
@@ -176,7 +184,7 @@ def build_demo() -> gr.Blocks:
                             [attribution_img, attribution_text], api_name="attribution",
                             concurrency_id=INFERENCE, concurrency_limit=state.INFERENCE_CONCURRENCY)
         live_in.stream(handlers.live, [live_in, live_state, model, detector, input_size, flip_test, kpt_thr, box_thr],
-                       [live_out, live_status, live_state], api_name="live", stream_every=0.25,
+                       [live_out, live_status, live_state], api_name="live", stream_every=streaming.STREAM_EVERY_S,
                        time_limit=state.LIVE_TIME_LIMIT_S, concurrency_id="live",
                        concurrency_limit=state.LIVE_SESSIONS, show_progress="hidden")
     return demo

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -58,7 +59,11 @@ def coco_from_dict(data: dict):
 
 
 def load_results(results: str | Path | Results) -> list[dict]:
-    """A checked copy of a result list (or of a results json file)."""
+    """A checked copy of a result list (or of a results json file).
+
+    Every entry needs ``image_id`` (a number or string), ``keypoints`` (51 finite numbers) and ``score`` (a finite
+    number); anything else is a :class:`DatasetError` naming the entry's index.
+    """
     if isinstance(results, (str, Path)):
         results = read_json(results, "results file")
     if not isinstance(results, list):
@@ -67,11 +72,39 @@ def load_results(results: str | Path | Results) -> list[dict]:
     for i, r in enumerate(results):
         if not isinstance(r, dict) or not {"image_id", "keypoints", "score"} <= set(r):
             raise DatasetError(f"result {i} needs image_id, keypoints and score, got {str(r)[:120]}")
-        if len(r["keypoints"]) != NUM_KEYPOINTS * 3:
-            raise DatasetError(f"result {i} has {len(r['keypoints'])} keypoint values, expected {NUM_KEYPOINTS * 3}")
-        out.append({"image_id": r["image_id"], "category_id": r.get("category_id", 1),
-                    "keypoints": [float(v) for v in r["keypoints"]], "score": float(r["score"])})
+        image_id = _image_id(r["image_id"], f"result {i}")
+        category_id = r.get("category_id", 1)
+        if not _is_number(category_id):
+            raise DatasetError(f"result {i}: category_id must be a number, got {str(category_id)[:40]!r}")
+        kps = r["keypoints"]
+        if not isinstance(kps, (list, tuple, np.ndarray)):
+            raise DatasetError(f"result {i}: keypoints must be a list of {NUM_KEYPOINTS * 3} numbers, "
+                               f"got {str(kps)[:60]!r}")
+        if len(kps) != NUM_KEYPOINTS * 3:
+            raise DatasetError(f"result {i} has {len(kps)} keypoint values, expected {NUM_KEYPOINTS * 3}")
+        if not all(map(_is_number, kps)):
+            bad = next(v for v in kps if not _is_number(v))
+            raise DatasetError(f"result {i}: keypoint value must be a number, got {str(bad)[:40]!r}")
+        keypoints = [float(v) for v in kps]
+        if not all(map(math.isfinite, keypoints)):
+            raise DatasetError(f"result {i}: keypoint values must be finite (no NaN / infinity)")
+        out.append({"image_id": image_id, "category_id": category_id, "keypoints": keypoints,
+                    "score": _finite(r["score"], f"result {i}: score")})
     return out
+
+
+def _is_number(value) -> bool:
+    """A real number (Python or numpy), not a bool or a string."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _image_id(value, what: str):
+    """A COCO image id: a number or a string (hashable, comparable with the annotation file's ids)."""
+    if isinstance(value, str):
+        return value
+    if not _is_number(value):
+        raise DatasetError(f"{what}: image_id must be a number or a string, got {str(value)[:40]!r}")
+    return int(value) if isinstance(value, (np.integer, np.floating)) and float(value).is_integer() else value
 
 
 def _run_cocoeval(coco_gt, results: list[dict]):
@@ -80,7 +113,7 @@ def _run_cocoeval(coco_gt, results: list[dict]):
     unknown = {r["image_id"] for r in results} - set(coco_gt.getImgIds())
     if unknown:
         raise DatasetError(f"{len(unknown)} result image id(s) are not in the annotation file, "
-                           f"e.g. {sorted(unknown)[0]}")
+                           f"e.g. {sorted(unknown, key=repr)[0]!r}")
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             coco_dt = coco_gt.loadRes(copy.deepcopy(results))
@@ -265,20 +298,24 @@ def detection_boxes_by_image(path: str | Path) -> dict[int, tuple[np.ndarray, np
         raise DatasetError(f"detections file {path} must hold a list of {{image_id, bbox, score}}")
     out: dict[int, list] = {}
     for i, d in enumerate(dets):
-        if not isinstance(d, dict) or not {"image_id", "bbox", "score"} <= set(d) or len(d["bbox"]) != 4:
+        if not isinstance(d, dict) or not {"image_id", "bbox", "score"} <= set(d):
             raise DatasetError(f"detection {i} of {path} needs image_id, bbox [x, y, w, h] and score")
+        image_id = _image_id(d["image_id"], f"detection {i} of {path}")
         if d.get("category_id", 1) != 1:
             continue
         x, y, w, h = _bbox_xywh(d["bbox"], f"detection {i} of {path}")
         score = _finite(d["score"], f"detection {i} of {path}: score")
         if w <= 0 or h <= 0:
             continue
-        out.setdefault(d["image_id"], []).append([x, y, x + w, y + h, score])
+        out.setdefault(image_id, []).append([x, y, x + w, y + h, score])
     return {k: (np.asarray(v)[:, :4], np.asarray(v)[:, 4]) for k, v in out.items()}
 
 
 def limit_images(coco_gt, max_images: int | None):
-    """The first ``max_images`` images (annotation-file order) of ``coco_gt`` with their annotations."""
+    """The first ``max_images`` images (annotation-file order) of ``coco_gt`` with their annotations (None or 0:
+    all of them; a negative count is a :class:`UsageError`, not "all but the last k")."""
+    if max_images is not None and max_images < 0:
+        raise UsageError(f"max_images must be >= 0, got {max_images}")
     if not max_images or max_images >= len(coco_gt.dataset["images"]):
         return coco_gt
     data = dict(coco_gt.dataset)

@@ -140,9 +140,10 @@ if scale == "per map":
 else:
     stack = np.log10(np.clip(stack, 1e-3, None))
     color_label = "log10(α × H·W)"
-if overlay:
+if overlay:  # the crop's brightness shades the maps: the colours are no longer α alone
     gray = cv2.cvtColor(cv2.resize(crop, (w // 4, h // 4)), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     stack = stack * (0.35 + 0.65 * gray[None]) if scale == "per map" else stack + np.log10(0.35 + 0.65 * gray[None])
+    color_label += " × brightness" if scale == "per map" else " + log10(brightness)"
 fig = px.imshow(stack, facet_col=0, facet_col_wrap=8, color_continuous_scale="viridis", aspect="equal",
                 labels={"color": color_label}, zmin=float(stack.min()), zmax=float(stack.max()))
 fig.for_each_annotation(lambda a: a.update(text=order[int(a.text.split("=")[1])].replace("module", "m")
@@ -151,7 +152,9 @@ fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
 fig.update_layout(height=170 * ((len(order) + 7) // 8), margin=dict(l=0, r=0, t=30, b=0))
 st.plotly_chart(fig, width="stretch", key="maps")
 st.caption("Maps resized to 1/4 of the crop (nearest); 'shared' shows α × H·W on a log scale (0 = the uniform "
-           "weight of average pooling). Labels: stage, module m, branch b, block k.")
+           "weight of average pooling). Labels: stage, module m, branch b, block k."
+           + (" **Overlay on**: each value is shaded by the crop's brightness (0.35 + 0.65 × grey level), so the "
+              "colours show where the person is, not α itself; turn the overlay off to read α." if overlay else ""))
 
 st.subheader("Statistics per block")
 metric = st.radio("Statistic", ["entropy_norm", "support", "peak"], horizontal=True,

@@ -12,11 +12,12 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from hrgcnet.analysis.common import INPUT_SIZES, analysis_estimator, image_with_keypoints_traces, label, size_text, untrained_message
+from hrgcnet.analysis.common import (INPUT_SIZES, analysis_estimator, has_trained_weights, image_with_keypoints_traces,
+                                     label, size_text, untrained_message)
 from hrgcnet.analysis.curves import COMMITTED_CURVES, read_curves_csv
 from hrgcnet.analysis.evaluation import (SUMMARY_KEYS, EvalRecord, default_val_split, load_annotations, match_instances,
-                                         parse_eval_json, subset_with_persons)
-from hrgcnet.errors import HRGCNetError
+                                         parse_eval_json, restrict_to_results, subset_with_persons)
+from hrgcnet.errors import DatasetError, HRGCNetError
 from hrgcnet.evaluate import coco_from_dict, evaluate_coco, gt_boxes_by_image, per_keypoint_oks
 from hrgcnet.io import load_image
 from hrgcnet.models import list_models
@@ -54,17 +55,49 @@ def matched(results: list[dict], gt: dict) -> list[dict]:
     return match_instances(results, gt)
 
 
+@st.cache_data(show_spinner="Reading the evaluation file…", max_entries=100)
+def load_upload(data: bytes, name: str, ann_path: str | None) -> EvalRecord:
+    """An uploaded evaluation file as a record. A bare result list is scored here against the annotations of the
+    images it has results for (``meta["images"]``): a file of ``hrgcnet eval --max-images N`` covers N images."""
+    rec = parse_eval_json(data, name)
+    if rec.results is None or not ann_path:
+        return rec
+    try:
+        sub = restrict_to_results(annotations(ann_path), rec.results)
+        coco = coco_from_dict(sub)
+        if rec.summary is None:
+            rec.summary = evaluate_coco(rec.results, coco)
+            rec.meta["images"] = len(sub["images"])
+    except HRGCNetError as exc:
+        raise DatasetError(f"{name}: {exc}") from exc
+    if rec.per_keypoint is None:
+        try:
+            rec.per_keypoint = per_keypoint_oks(rec.results, coco)
+        except HRGCNetError:
+            pass
+    return rec
+
+
 def records() -> dict[str, EvalRecord]:
     return st.session_state.setdefault("eval_records", {})
 
 
+def is_untrained(rec: EvalRecord) -> bool:
+    """A run says whether its model was untrained; a file (``hrgcnet eval --json`` does not say) is taken to be of
+    the committed weights when its model has some, else of an untrained model."""
+    if "untrained" in rec.meta:
+        return bool(rec.meta["untrained"])
+    return not has_trained_weights(rec.meta["model"])
+
+
 def publish_measured_ap() -> None:
     """Measured APs of our trained models for Fig. 3 on the Model zoo page: ``{input size: {model: {"ap" (%),
-    "source"}}}``. Runs with untrained weights are left out: their AP says nothing about the architecture."""
+    "source"}}}``. Runs with untrained weights (and files of models without committed weights) are left out: their
+    AP says nothing about the architecture."""
     out: dict[str, dict[str, dict]] = {}
     for key, rec in records().items():
         model, size = rec.meta.get("model"), rec.meta.get("input_size")
-        if rec.meta.get("untrained") or model not in list_models() or not size:
+        if model not in list_models() or not size or is_untrained(rec):
             continue
         if rec.summary and rec.summary.get("AP") is not None:
             source = f"{rec.meta.get('split', key)}" + (f", {rec.meta['images']} images" if "images" in rec.meta else "")
@@ -86,15 +119,20 @@ with st.expander("Learning curves of the default weights (validation AP vs sampl
     if curves.empty:
         st.info(f"No learning curves committed yet ({COMMITTED_CURVES.name}).")
     else:
-        curves["AP (%)"] = 100 * curves["AP"]
+        for k in ("AP", "AP50", "AR"):
+            curves[f"{k} (%)"] = 100 * curves[k]
         curves["run"] = curves["model"] + " " + curves["input_size"]
+        # each training cycle restarts its step count: number the cycles, so a step is read within its cycle
+        curves["cycle"] = curves.groupby("run")["step"].transform(lambda s: (s.diff() <= 0).cumsum() + 1)
         fig = px.line(curves, x="samples_seen", y="AP (%)", color="run", markers=True,
-                      hover_data=["step", "AP50", "AR"], labels={"samples_seen": "training samples seen"})
+                      hover_data=["cycle", "step", "AP50 (%)", "AR (%)"],
+                      labels={"samples_seen": "training samples seen", "step": "step (within its cycle)"})
         fig.update_layout(height=320, legend=dict(orientation="h", y=-0.3))
         st.plotly_chart(fig, width="stretch", key="learning_curves")
         st.caption("Periodic validation of the training runs of the default weights on coco/val.json (ground-truth "
                    "boxes, flip test), identical recipe for both models; written by `hrgcnet curves RUN_DIR... --out "
-                   "hrgcnet/weights/learning_curves.csv`. See hrgcnet/weights/README.md.")
+                   "hrgcnet/weights/learning_curves.csv`. Each training cycle restarts its step count (hover: cycle, "
+                   "step within it). See hrgcnet/weights/README.md.")
 
 split = default_val_split()
 c1, c2 = st.columns(2)
@@ -110,24 +148,25 @@ if ann_path:
 
 tab_load, tab_run = st.tabs(["Load result files", "Run on the val split"])
 with tab_load:
+    # "Clear results" empties the uploader too: a new key gives a new, empty widget
     files = st.file_uploader("Evaluation files (`hrgcnet eval --json` output, or a COCO keypoint result list)",
-                             type=["json"], accept_multiple_files=True)
+                             type=["json"], accept_multiple_files=True,
+                             key=f"eval_files_{st.session_state.get('eval_files_generation', 0)}")
     st.caption("`hrgcnet eval --json` prints only the AP keys: name the file after the model and input size "
-               "(e.g. `hrgcnet-w32_256x192.json`) to have it placed in Fig. 3. A result list (`hrgcnet eval --out`) "
-               "is scored here against the annotation file.")
+               "(e.g. `hrgcnet-w32_256x192.json`) to have it placed in Fig. 3 (only models with committed trained "
+               "weights are). A result list (`hrgcnet eval --out`) is scored here against the annotation file, on the "
+               "images it has results for (column *images*): a file of `hrgcnet eval --max-images N` covers N images.")
+    # the file records mirror the uploader on every run: a file removed from it leaves the table and Fig. 3
+    from_files: dict[str, EvalRecord] = {}
     for f in files or []:
         try:
-            rec = parse_eval_json(f.getvalue(), f.name)
+            from_files[f"file: {f.name}"] = load_upload(f.getvalue(), f.name, ann_path if gt is not None else None)
         except HRGCNetError as exc:
             st.error(str(exc))
-            continue
-        if rec.summary is None and gt is not None:  # a bare result list: score it here
-            try:
-                rec.summary = evaluate_coco(rec.results, coco_from_dict(gt))
-            except HRGCNetError as exc:
-                st.error(f"{f.name}: {exc}")
-                continue
-        records()[f"file: {f.name}"] = rec
+        except Exception as exc:  # noqa: BLE001 - one malformed upload must not take the page down
+            st.error(f"{f.name}: could not be read ({type(exc).__name__}: {exc})")
+    st.session_state["eval_records"] = {**from_files, **{k: r for k, r in records().items()
+                                                         if not k.startswith("file: ")}}
 with tab_run:
     if gt is None or not Path(img_dir).is_dir():
         st.info("Needs the annotation file and image folder above.")
@@ -136,11 +175,17 @@ with tab_run:
         c1, c2, c3 = st.columns(3)
         models = c1.multiselect("Models", list_models(), default=["hrnet-w32", "hrgcnet-w32"], format_func=label)
         input_hw = c2.selectbox("Input size", INPUT_SIZES, format_func=size_text)
-        max_images = c3.slider("Images (with persons, file order)", 1, n_persons, min(5, n_persons))
+        if n_persons > 1:
+            max_images = c3.slider("Images (with persons, file order)", 1, n_persons, min(5, n_persons))
+        else:  # a slider needs two values to choose from
+            max_images = n_persons
+            c3.caption(f"Images with persons: {n_persons}")
         flip = c3.checkbox("Flip test", value=True)
         st.caption("Ground-truth person boxes (the standard 'use GT bbox' protocol). The bundled val split is COCO-MINI "
                    "(a 79-image subset of COCO val2017): its AP is not comparable with the paper's full COCO val.")
-        if st.button("Run evaluation", type="primary", disabled=not models):
+        if n_persons == 0:
+            st.warning(f"{Path(ann_path).name} has no image with a (non-crowd) person box: nothing to evaluate.")
+        if st.button("Run evaluation", type="primary", disabled=not models or n_persons == 0):
             sub = subset_with_persons(gt, max_images)
             boxes = gt_boxes_by_image(coco_from_dict(sub))
             bar = st.progress(0.0)
@@ -159,7 +204,7 @@ with tab_run:
                                      meta={"model": m, "input_size": size_text(input_hw), "images": len(sub["images"]),
                                            "flip_test": flip, "split": Path(ann_path).name,
                                            "untrained": get_estimator(m, input_hw, flip).untrained})
-                    records()[f"run: {rec.name} · {len(sub['images'])} images"] = rec
+                    records()[f"run: {rec.name} · {len(sub['images'])} images · {'flip' if flip else 'no flip'}"] = rec
                 bar.progress(1.0, text="Done")
             except HRGCNetError as exc:
                 st.error(str(exc))
@@ -173,15 +218,17 @@ if not recs:
 st.subheader("AP per model")
 table = pd.DataFrame([{"evaluation": key, **{k: None if (rec.summary or {}).get(k) is None else
                                              100 * rec.summary[k] for k in SUMMARY_KEYS},
-                       **{k: v for k, v in rec.meta.items() if k in ("model", "input_size", "images", "untrained")}}
+                       **{k: v for k, v in rec.meta.items()
+                          if k in ("model", "input_size", "images", "flip_test", "untrained")}}
                       for key, rec in recs.items()])
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={k: st.column_config.NumberColumn(format="%.1f") for k in SUMMARY_KEYS})
-st.caption("Evaluations of trained models (not flagged untrained) also appear as measured points in Fig. 3 on the "
-           "Model zoo page.")
+st.caption("Evaluations of trained models (not flagged untrained; a file only when its model has committed trained "
+           "weights) also appear as measured points in Fig. 3 on the Model zoo page. *images*: the images scored.")
 if st.button("Clear results"):
     st.session_state["eval_records"] = {}
     st.session_state["measured_ap"] = {}
+    st.session_state["eval_files_generation"] = st.session_state.get("eval_files_generation", 0) + 1
     st.rerun()
 
 st.subheader("Per-keypoint accuracy")
@@ -193,7 +240,7 @@ for key, rec in recs.items():
     per = rec.per_keypoint
     if per is None and rec.results is not None and gt is not None:
         try:
-            per = per_keypoint_oks(rec.results, coco_from_dict(gt))
+            per = per_keypoint_oks(rec.results, coco_from_dict(restrict_to_results(gt, rec.results)))
         except HRGCNetError:
             per = None
     for name in KEYPOINT_NAMES:

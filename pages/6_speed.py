@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -27,16 +29,18 @@ def get_model(name: str, device: str) -> torch.nn.Module:
     return create_model(name).to(device).eval()  # speed does not depend on the weights
 
 
-@st.cache_data(show_spinner=False, max_entries=500)
 def measure(name: str, batch: int, input_hw: tuple[int, int], precision: str, repeats: int, warmup: int,
             device: str) -> list[float]:
+    """Timed afresh on every call: timings are not cached (a cached timing taken under another load, or in another
+    session, would sit beside fresh ones in the latency ratios)."""
     return time_forward(get_model(name, device), batch, input_hw, precision, repeats=repeats, warmup=warmup,
                         device=device)
 
 
 st.title("Speed")
 st.caption("Latency of the pose network alone (one forward of a random batch; no detector, no decoding), "
-           "measured here with the library's `hrgcnet.analysis.speed.time_forward`. Results are cached per setting.")
+           "measured here with the library's `hrgcnet.analysis.speed.time_forward`. Every press of **Run benchmark** "
+           "measures all chosen settings afresh (nothing is cached), so the rows of one table are from one run.")
 if msg := untrained_message():
     st.info(msg + " Latency does not depend on the weights.")
 
@@ -59,6 +63,7 @@ jobs = [(m, b, hw, p) for m in models for hw in sizes for p in precisions for b 
 if st.button("Run benchmark", type="primary", disabled=not jobs):
     bar = st.progress(0.0, text="Starting…")
     rows = []
+    started = time.strftime("%H:%M:%S")
     for i, (m, b, hw, p) in enumerate(jobs):
         bar.progress(i / len(jobs), text=f"{label(m)} · batch {b} · {size_text(hw)} · {p} ({i + 1}/{len(jobs)})")
         try:
@@ -69,9 +74,11 @@ if st.button("Run benchmark", type="primary", disabled=not jobs):
         median = float(pd.Series(times).median())
         rows.append({"model": m, "batch": b, "input size": size_text(hw), "precision": p, "device": device,
                      "median ms": median, "mean ms": float(pd.Series(times).mean()), "min ms": min(times),
-                     "ms per image": median / b, "images/s": 1000 * b / median, "repeats": repeats})
+                     "ms per image": median / b, "images/s": 1000 * b / median, "repeats": repeats,
+                     "measured at": time.strftime("%H:%M:%S")})
     bar.progress(1.0, text=f"Done: {len(jobs)} settings.")
     st.session_state["speed_rows"] = rows
+    st.session_state["speed_started"] = started
 
 rows = st.session_state.get("speed_rows")
 if not rows:
@@ -81,6 +88,8 @@ if not rows:
 df = pd.DataFrame(rows)
 df["label"] = df["model"].map(label)
 st.subheader("Results")
+st.caption(f"Measured in one run started at {st.session_state.get('speed_started', '?')} (column *measured at*); "
+           "press **Run benchmark** again to re-measure.")
 st.dataframe(df.drop(columns=["label"]), hide_index=True, width="stretch",
              column_config={c: st.column_config.NumberColumn(format="%.1f")
                             for c in ("median ms", "mean ms", "min ms", "ms per image", "images/s")})

@@ -59,3 +59,21 @@ def write_coco_subset(src: Path, dest: Path, num_images: int, min_keypoints: int
     data["annotations"] = [a for a in data["annotations"] if a["image_id"] in ids]
     dest.write_text(json.dumps(data))
     return dest
+
+
+@pytest.fixture
+def disk_full(monkeypatch):
+    """``disk_full(folder)``: from then on ``Path.write_text`` into ``folder`` writes 10 characters and fails with
+    ENOSPC, like a disk that fills up midway through a write."""
+    real_write_text = Path.write_text
+
+    def arm(folder: Path) -> None:
+        def write_text(self, text, *args, **kwargs):
+            if self.parent == folder:
+                real_write_text(self, text[:10], *args, **kwargs)
+                raise OSError(28, "No space left on device")
+            return real_write_text(self, text, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "write_text", write_text)
+
+    return arm

@@ -116,3 +116,45 @@ def test_console_script_exit_code_and_progress_bar(photos):
     assert proc.returncode == 0, proc.stderr
     assert "predict" in proc.stderr and "2/2" in proc.stderr  # tqdm bar for folders on stderr
     assert len(proc.stdout.strip().splitlines()) == 2
+
+
+def test_save_vis_never_replaces_inputs_or_existing_files(photos, tmp_path, capsys):
+    before = {p.name: p.read_bytes() for p in photos.iterdir()}
+    # The input folder itself, or a drawing that would land on an input image: usage errors before any work.
+    assert main(["predict", str(photos), "--detector", "full", "--save-vis", str(photos), *FAST]) == 2
+    assert "is an input folder" in capsys.readouterr().err
+    assert main(["predict", str(photos / TWO_PERSONS), "--detector", "full", "--save-vis", str(photos), *FAST]) == 2
+    assert "would replace that input image" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in photos.iterdir()} == before
+    # A name already taken (an earlier run, another file): the next free name, said on stderr; the file is kept.
+    vis = tmp_path / "vis"
+    vis.mkdir()
+    (vis / "000000192699.jpg").write_bytes(b"someone else's file")
+    rc = main(["predict", str(photos), "--detector", "full", "--save-vis", str(vis), *FAST])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert (vis / "000000192699.jpg").read_bytes() == b"someone else's file"
+    assert sorted(p.name for p in vis.iterdir()) == ["000000192699.jpg", "000000192699_1.jpg", "000000368212.jpg"]
+    assert f"note: drawing written to {vis / '000000192699_1.jpg'}" in captured.err
+    assert np.asarray(Image.open(vis / "000000192699_1.jpg")).ndim == 3
+    assert {p.name: p.read_bytes() for p in photos.iterdir()} == before
+
+
+def test_json_output_checked_first_and_written_atomically(photos, tmp_path, capsys, monkeypatch, disk_full):
+    image = str(photos / ONE_LARGE_PERSON)
+    with monkeypatch.context() as m:  # these must fail before a model is even built
+        m.setattr("hrgcnet.pipeline.PoseEstimator", lambda *a, **k: pytest.fail("predicted before checking --json"))
+        for out, message in ((tmp_path, "is a folder"), (photos / ONE_LARGE_PERSON, "it would be replaced")):
+            assert main(["predict", image, "--detector", "full", "--json", str(out), *FAST]) == 2
+            err = capsys.readouterr().err
+            assert message in err and "Traceback" not in err, err
+    assert (photos / ONE_LARGE_PERSON).stat().st_size > 1000
+    # A write that fails midway (disk full): one error line, the earlier file intact, no temporary file left.
+    out = tmp_path / "res.json"
+    out.write_text("[]")
+    disk_full(tmp_path)
+    assert main(["predict", image, "--detector", "full", "--json", str(out), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {out}: No space left on device" in err and "Traceback" not in err, err
+    assert out.read_text() == "[]"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "res.json"]

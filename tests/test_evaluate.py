@@ -234,3 +234,110 @@ def test_cli_compares_with_a_baseline(coco_val, tmp_path, capsys, monkeypatch):
     assert "--bootstrap must be >= 1" in capsys.readouterr().err
     assert main(model_args + ["--compare", str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+GOOD_ROW = {"image_id": 1, "category_id": 1, "keypoints": [1.0] * 51, "score": 0.5}
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"keypoints": None}, "result 1: keypoints must be a list of 51 numbers"),
+    ({"keypoints": 5}, "result 1: keypoints must be a list of 51 numbers"),
+    ({"keypoints": "x" * 51}, "result 1: keypoints must be a list of 51 numbers"),
+    ({"keypoints": [1.0] * 50 + [None]}, "result 1: keypoint value must be a number, got 'None'"),
+    ({"keypoints": [1.0] * 50 + ["a"]}, "result 1: keypoint value must be a number, got 'a'"),
+    ({"keypoints": [1.0] * 50 + [float("nan")]}, "result 1: keypoint values must be finite"),
+    ({"score": None}, "result 1: score must be a number"),
+    ({"score": "high"}, "result 1: score must be a number"),
+    ({"score": float("inf")}, "result 1: score must be finite"),
+    ({"image_id": [1]}, "result 1: image_id must be a number or a string"),
+    ({"image_id": None}, "result 1: image_id must be a number or a string"),
+    ({"category_id": [1]}, "result 1: category_id must be a number"),
+])
+def test_load_results_checks_value_types(bad, message):
+    with pytest.raises(DatasetError) as info:
+        load_results([GOOD_ROW, {**GOOD_ROW, **bad}])
+    assert message in str(info.value)
+
+
+def _gt_results_files(ann, tmp_path):
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    new.write_text(json.dumps(gt_as_results(ann)))
+    old.write_text(json.dumps(perturbed(gt_as_results(ann), seed=1, sigma=8.0)))
+    return new, old
+
+
+def test_cli_max_images_restricts_results_and_baseline(coco_val, tmp_path, capsys, monkeypatch):
+    ann, _ = coco_val
+    new, old = _gt_results_files(ann, tmp_path)
+    coco5 = limit_images(load_coco_gt(ann), 5)
+    keep = set(coco5.getImgIds())
+    assert main(["eval", "--ann", str(ann), "--results", str(new), "--compare", str(old), "--max-images", "5",
+                 "--bootstrap", "20", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    new5 = [r for r in json.loads(new.read_text()) if r["image_id"] in keep]
+    old5 = [r for r in json.loads(old.read_text()) if r["image_id"] in keep]
+    assert {k: out[k] for k in SUMMARY_KEYS} == evaluate_coco(new5, coco5)
+    assert out["compare"] == paired_bootstrap(new5, old5, coco5, num_samples=20)
+    n = len(json.loads(new.read_text()))
+    assert f"note: --results {new}: left out {n - len(new5)} of {n} rows" in captured.err
+    assert f"note: --compare {old}: left out" in captured.err
+    # A baseline with ids not in the annotation file is refused before the model runs.
+    monkeypatch.setattr("hrgcnet.evaluate.predict_coco", lambda *a, **k: pytest.fail("predicted before checking"))
+    old.write_text(json.dumps([{**GOOD_ROW, "image_id": -5}]))
+    assert main(["eval", "--ann", str(ann), "--weights", "none", "--device", "cpu", "--max-images", "5",
+                 "--compare", str(old)]) == 2
+    assert "1 result image id(s) are not in the annotation file, e.g. -5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--max-images", "0"], "--max-images must be >= 1, got 0"),
+    (["--max-images", "-2"], "--max-images must be >= 1, got -2"),
+    (["--out", "{tmp}"], "is a folder"),
+    (["--out", "{old}", "--compare", "{old}"], "is the --compare file; it would be replaced"),
+    (["--out", "{ann}"], "is the --ann file; it would be replaced"),
+    (["--out", "{tmp}/a_file/x.json"], "cannot create its folder"),
+])
+def test_cli_bad_options_fail_before_predicting(coco_val, tmp_path, capsys, monkeypatch, extra, message):
+    ann, _ = coco_val
+    _, old = _gt_results_files(ann, tmp_path)
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setattr("hrgcnet.evaluate.predict_coco", lambda *a, **k: pytest.fail("predicted before checking"))
+    extra = [e.format(tmp=tmp_path, old=old, ann=ann) for e in extra]
+    before = old.read_bytes()
+    assert main(["eval", "--ann", str(ann), "--weights", "none", "--device", "cpu", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert old.read_bytes() == before
+
+
+@pytest.mark.parametrize("extra", [["--out", "x.json"], ["--model", "hrnet-w32"], ["--weights", "none"],
+                                   ["--boxes", "gt"], ["--input-size", "64x64"]])
+def test_cli_results_refuses_model_run_options(coco_val, tmp_path, capsys, extra):
+    ann, _ = coco_val
+    new, _ = _gt_results_files(ann, tmp_path)
+    assert main(["eval", "--ann", str(ann), "--results", str(new), *extra]) == 2
+    assert f"{extra[0]} only apply when a model runs" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_cli_out_written_atomically(coco_val, tmp_path, capsys, monkeypatch, disk_full):
+    ann, _ = coco_val
+    monkeypatch.setattr("hrgcnet.evaluate.predict_coco", lambda *a, **k: gt_as_results(ann))
+    out = tmp_path / "pred.json"
+    assert main(["eval", "--ann", str(ann), "--weights", "none", "--device", "cpu", "--json", "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == gt_as_results(ann)
+    assert json.loads(capsys.readouterr().out)["AP"] == 1.0
+    disk_full(tmp_path)
+    assert main(["eval", "--ann", str(ann), "--weights", "none", "--device", "cpu", "--json", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {out}: No space left on device" in err and "Traceback" not in err, err
+    assert json.loads(out.read_text()) == gt_as_results(ann)  # the earlier file, intact
+    assert [p.name for p in tmp_path.iterdir()] == ["pred.json"]
+
+
+def test_limit_images_refuses_a_negative_count(coco_val):
+    coco = load_coco_gt(coco_val[0])
+    assert limit_images(coco, 0) is coco and limit_images(coco, None) is coco
+    with pytest.raises(UsageError, match="max_images must be >= 0, got -1"):
+        limit_images(coco, -1)

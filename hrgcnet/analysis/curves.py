@@ -57,12 +57,26 @@ def curves_from_run(run_dir: str | Path) -> list[dict]:
 
 def merge_curves(row_lists: list[list[dict]]) -> list[dict]:
     """All rows of ``row_lists`` (runs and earlier CSVs), each model's rows together (models in order of first
-    appearance) and in ``samples_seen`` order, so cycles read from different sources join into one curve."""
-    rows = [row for rows in row_lists for row in rows]
+    appearance) and in ``samples_seen`` order, so cycles read from different sources join into one curve. A row
+    that appears more than once with the same values (the same run merged into a CSV that already holds it, e.g.
+    ``hrgcnet curves curves.csv RUN --out curves.csv`` run twice) is kept once."""
+    rows, seen = [], set()
+    for row in (row for rows in row_lists for row in rows):
+        key = tuple(_same(row.get(k)) for k in COLUMNS)
+        if key not in seen:
+            seen.add(key)
+            rows.append(row)
     first = {}
     for row in rows:
         first.setdefault(row["model"], len(first))
     return sorted(rows, key=lambda r: (first[r["model"]], r["samples_seen"]))
+
+
+def _same(value):
+    """A value as a CSV round trip leaves it (``curves_from_run`` rounds AP values to 4 digits; steps are ints)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def weights_samples_seen(weights_path: str | Path, meta: dict) -> int | None:

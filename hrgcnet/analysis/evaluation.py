@@ -22,7 +22,7 @@ import numpy as np
 
 from ..data.coco import load_coco_json
 from ..errors import DatasetError
-from ..evaluate import SUMMARY_KEYS
+from ..evaluate import SUMMARY_KEYS, load_results
 from ..structures import NUM_KEYPOINTS, OKS_SIGMAS
 
 
@@ -43,7 +43,9 @@ def parse_eval_json(data: str | bytes, name: str, base_dir: Path | None = None) 
     """An :class:`EvalRecord` from the text of an evaluation file (see the module docstring).
 
     Raises:
-        DatasetError: not JSON, or neither a summary object nor a result list.
+        DatasetError: not JSON, neither a summary object nor a result list, an AP value that is not a number in
+            0..1, a ``per_keypoint`` entry without numeric ``n``, ``oks``, ``acc50``, ``acc75``, or a malformed
+            result.
     """
     try:
         obj = json.loads(data)
@@ -54,16 +56,19 @@ def parse_eval_json(data: str | bytes, name: str, base_dir: Path | None = None) 
     if not isinstance(obj, dict):
         raise DatasetError(f"{name}: expected a JSON object (evaluation summary) or a list (COCO results)")
     source = next((obj[k] for k in ("summary", "metrics", "stats") if isinstance(obj.get(k), dict)), obj)
-    summary = {k: _num(source.get(k)) for k in SUMMARY_KEYS} if "AP" in source else None
+    summary = {k: _ap_value(source.get(k), k, name) for k in SUMMARY_KEYS} if "AP" in source else None
     results = obj.get("results")
     if isinstance(results, str) and base_dir is not None:
         path = Path(results) if Path(results).is_absolute() else base_dir / results
-        results = json.loads(path.read_text()) if path.is_file() else None
+        try:
+            results = json.loads(path.read_bytes()) if path.is_file() else None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DatasetError(f"{name}: its results file {path.name} is not valid JSON: {exc}") from None
     if not isinstance(results, list):
         results = None
     if summary is None and results is None:
         raise DatasetError(f"{name}: no AP summary ({', '.join(SUMMARY_KEYS)}) and no results list found")
-    per_kp = obj.get("per_keypoint") if isinstance(obj.get("per_keypoint"), dict) else None
+    per_kp = _check_per_keypoint(obj["per_keypoint"], name) if isinstance(obj.get("per_keypoint"), dict) else None
     meta = {k: v for k, v in obj.items()
             if k not in {"summary", "metrics", "stats", "per_keypoint", "results", *SUMMARY_KEYS}
             and isinstance(v, (str, int, float, bool))}
@@ -100,18 +105,40 @@ def load_eval_file(path: str | Path) -> EvalRecord:
     return parse_eval_json(path.read_bytes(), path.name, base_dir=path.parent)
 
 
-def _num(v) -> float | None:
-    return None if v is None else float(v)
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _ap_value(v, key: str, name: str) -> float | None:
+    """A summary value: None, or a finite number in 0..1 (the app multiplies by 100)."""
+    if v is None:
+        return None
+    if not _is_number(v) or not 0 <= v <= 1:
+        raise DatasetError(f"{name}: {key} must be a number in 0..1 (or null), got {str(v)[:40]!r}")
+    return float(v)
+
+
+#: The fields of one ``per_keypoint`` entry (:func:`hrgcnet.evaluate.per_keypoint_oks`); all but ``n`` in 0..1.
+PER_KEYPOINT_FIELDS = ("n", "oks", "acc50", "acc75")
+
+
+def _check_per_keypoint(per_kp: dict, name: str) -> dict[str, dict]:
+    for kp, entry in per_kp.items():
+        if not isinstance(entry, dict) or not all(_is_number(entry.get(f)) for f in PER_KEYPOINT_FIELDS):
+            raise DatasetError(f"{name}: per_keypoint entry {str(kp)[:40]!r} needs numbers "
+                               f"{', '.join(PER_KEYPOINT_FIELDS)}, got {str(entry)[:60]}")
+        if entry["n"] < 0 or not all(0 <= entry[f] <= 1 for f in PER_KEYPOINT_FIELDS[1:]):
+            raise DatasetError(f"{name}: per_keypoint entry {str(kp)[:40]!r} is out of range (n >= 0, "
+                               f"oks/acc50/acc75 in 0..1): {str(entry)[:60]}")
+    return per_kp
 
 
 def _check_results(results: list, name: str) -> list[dict]:
-    for i, r in enumerate(results):
-        if not isinstance(r, dict) or not {"image_id", "keypoints", "score"} <= set(r):
-            raise DatasetError(f"{name}: result {i} needs image_id, keypoints and score")
-        if len(r["keypoints"]) != NUM_KEYPOINTS * 3:
-            raise DatasetError(f"{name}: result {i} has {len(r['keypoints'])} keypoint values, "
-                               f"expected {NUM_KEYPOINTS * 3}")
-    return results
+    """``results`` checked by :func:`hrgcnet.evaluate.load_results` (the CLI's check), errors prefixed with ``name``."""
+    try:
+        return load_results(results)
+    except DatasetError as exc:
+        raise DatasetError(f"{name}: {exc}") from None
 
 
 def oks(pred: np.ndarray, gt: np.ndarray, area: float) -> float:
@@ -204,6 +231,18 @@ def subset_with_persons(gt: dict, max_images: int | None) -> dict:
     keep = {img["id"] for img in images}
     out = dict(gt)
     out["images"] = images
+    out["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
+    out.setdefault("categories", [{"id": 1, "name": "person"}])
+    return out
+
+
+def restrict_to_results(gt: dict, results: list[dict]) -> dict:
+    """The annotation dict ``gt`` cut down to the images that ``results`` has predictions for (with all their
+    annotations): a result file of ``hrgcnet eval --max-images N`` covers only N images, and scoring it against
+    every image would count the persons of the others as missed."""
+    keep = {r["image_id"] for r in results}
+    out = dict(gt)
+    out["images"] = [img for img in gt["images"] if img["id"] in keep]
     out["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
     out.setdefault("categories", [{"id": 1, "name": "person"}])
     return out

@@ -3,6 +3,13 @@
 Exit codes: 0 every image done; 1 some images failed (one ``PATH: error: ...`` line each on stderr);
 2 user error (unknown model, missing path, bad option), printed by :mod:`hrgcnet.cli`.
 stdout gets one summary line per image (nothing with ``--json -``, which writes the JSON there).
+
+Output files never replace inputs or other files by surprise: ``--json OUT`` is checked before any image is
+predicted (not a folder, its folder writable, not an input) and written atomically at the end (an existing OUT is
+replaced only by a complete file). ``--save-vis DIR`` writes ``DIR/<stem>.jpg`` per image; a DIR that is one of
+the input folders, or a drawing that would replace an input image, is a usage error; a drawing whose name is
+taken (by an existing file, or another input of the same stem) gets the first free ``<stem>_1.jpg``,
+``<stem>_2.jpg``... instead, with a note on stderr.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT",
                    help="write COCO keypoint results to OUT ('-' for stdout)")
-    p.add_argument("--save-vis", default=None, metavar="DIR", help="write each image with its poses drawn to DIR")
+    p.add_argument("--save-vis", default=None, metavar="DIR",
+                   help="write each image with its poses drawn to DIR/<stem>.jpg; existing files are never replaced "
+                        "(a taken name gets a _1, _2... suffix, noted on stderr); DIR must not be an input folder")
     p.add_argument("--kpt-thr", type=float, default=0.3, help="keypoint score threshold for drawing (default 0.3)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar for folders")
     p.set_defaults(func=run)
@@ -66,20 +75,58 @@ def collect_images(inputs: list[str]) -> tuple[list[Path], bool]:
     return paths, any_folder
 
 
-def _vis_path(folder: Path, image: Path, used: set[str]) -> Path:
-    name = image.stem + ".jpg"
-    i = 1
-    while name in used:
-        name = f"{image.stem}_{i}.jpg"
-        i += 1
-    used.add(name)
-    return folder / name
+def vis_targets(folder: Path, images: list[Path], inputs: list[str]) -> dict[Path, Path]:
+    """Where ``--save-vis folder`` draws each image: ``folder/<stem>.jpg``, or the first free ``<stem>_N.jpg`` when
+    that name is taken by an existing file or by another image of this run.
+
+    Raises:
+        UsageError: ``folder`` is one of the input folders, or is not a folder, or a drawing would replace an
+            input image.
+    """
+    from ..jsonfile import same_file
+
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--save-vis {folder} is not a folder")
+    for text in inputs:
+        if Path(text).is_dir() and same_file(text, folder):
+            raise UsageError(f"--save-vis {folder} is an input folder: drawings would replace input images or be "
+                             "read as inputs next time; choose another folder")
+    used: set[str] = set()
+    targets: dict[Path, Path] = {}
+    for image in images:
+        name, i = image.stem + ".jpg", 1
+        if same_file(folder / name, image):
+            raise UsageError(f"--save-vis {folder}: the drawing of {image} would replace that input image; "
+                             "choose another folder")
+        while name in used or (folder / name).exists():
+            name = f"{image.stem}_{i}.jpg"
+            i += 1
+        used.add(name)
+        targets[image] = folder / name
+    return targets
 
 
 def run(args: argparse.Namespace) -> int:
     paths, any_folder = collect_images(args.inputs)
     if args.kpt_thr < 0:
         raise UsageError("--kpt-thr must be >= 0")
+    json_path = None if args.json_out in (None, "-") else Path(args.json_out)
+    if json_path is not None:  # checked before any image is predicted
+        from ..jsonfile import check_output_path, same_file
+
+        for other in [*paths, *([args.detector] if args.detector.lower().endswith(".json") else [])]:
+            if same_file(json_path, other):
+                raise UsageError(f"--json {json_path} is the input {other}; it would be replaced "
+                                 "(choose another name)")
+        check_output_path(json_path, "--json")
+    vis_dir = Path(args.save_vis) if args.save_vis else None
+    vis_paths: dict[Path, Path] = {}
+    if vis_dir is not None:
+        vis_paths = vis_targets(vis_dir, paths, args.inputs)
+        try:
+            vis_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--save-vis {vis_dir}: cannot create the folder: {exc.strerror or exc}") from None
     import cv2
 
     from ..detectors import image_id_from_file_name
@@ -96,12 +143,8 @@ def run(args: argparse.Namespace) -> int:
                             detector_kwargs=detector_kwargs)
     for note in est.notes:
         print(f"note: {note}", file=sys.stderr)
-    vis_dir = Path(args.save_vis) if args.save_vis else None
-    if vis_dir is not None:
-        vis_dir.mkdir(parents=True, exist_ok=True)
     out = sys.stderr if args.json_out == "-" else sys.stdout
     results: list[dict] = []
-    used_names: set[str] = set()
     failed = 0
     items = paths
     if any_folder and not args.no_progress:
@@ -129,21 +172,37 @@ def run(args: argparse.Namespace) -> int:
                       f"decode {t['decode_ms']:.0f} ms", out)
         if vis_dir is not None:
             drawn = draw_poses(image, res, kpt_thr=args.kpt_thr)
-            target = _vis_path(vis_dir, path, used_names)
-            if not cv2.imwrite(str(target), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)):
+            target = vis_paths[path]
+            if target.exists():  # appeared while this run was going: still never replaced
+                target = vis_targets(vis_dir, [path], [])[path]
+            if target.name != path.stem + ".jpg":
+                _write(items, f"{path}: note: drawing written to {target} ({path.stem}.jpg is taken)", sys.stderr)
+            if not _imwrite_new(cv2, target, cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)):
                 failed += 1
                 _write(items, f"{path}: error: cannot write {target}", sys.stderr)
-    if args.json_out:
-        text = json.dumps(results)
-        if args.json_out == "-":
-            print(text)
-        else:
-            Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json_out).write_text(text)
+    if args.json_out == "-":
+        print(json.dumps(results))
+    elif json_path is not None:
+        from ..jsonfile import write_text_atomic
+
+        write_text_atomic(json_path, json.dumps(results))
     if failed:
         print(f"{failed} of {len(paths)} image(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+def _imwrite_new(cv2, target: Path, image) -> bool:
+    """Encode ``image`` as JPEG into the new file ``target`` (never replacing a file); False on failure."""
+    ok, data = cv2.imencode(".jpg", image)
+    if not ok:
+        return False
+    try:
+        with open(target, "xb") as f:
+            f.write(data.tobytes())
+    except OSError:
+        return False
+    return True
 
 
 def _write(items, line: str, stream) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..models.download import OFFICIAL_WEIGHTS, cached_path, download_official
+from ..models.download import OFFICIAL_WEIGHTS, cached_path, download_official, is_cached
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     for wid, entry in OFFICIAL_WEIGHTS.items():
-        state = f"cached at {cached_path(wid)}" if cached_path(wid).is_file() else "not downloaded"
+        path = cached_path(wid)
+        state = (f"cached at {path}" if is_cached(wid) else
+                 f"incomplete file at {path} (download again)" if path.is_file() else "not downloaded")
         print(f"{wid:<24} {entry.model} {entry.input_size}  mmpose AP {entry.ap:.3f}  {state}")
     return 0
 

@@ -110,13 +110,18 @@ def load_coco_json(path: str | Path) -> dict:
     for img in data["images"]:
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             raise DatasetError(f"annotation file {path}: every image needs 'id' and 'file_name', got {str(img)[:120]}")
-    for ann in data["annotations"]:
+    for i, ann in enumerate(data["annotations"]):
         if not isinstance(ann, dict) or "image_id" not in ann or "bbox" not in ann:
             raise DatasetError(f"annotation file {path}: every annotation needs 'image_id' and 'bbox', "
                                f"got {str(ann)[:120]}")
         kpts = ann.get("keypoints")
-        if kpts is not None and len(kpts) != NUM_KEYPOINTS * 3:
-            raise DatasetError(f"annotation file {path}: annotation {ann.get('id')} has {len(kpts)} keypoint "
+        if kpts is None:
+            continue
+        if not isinstance(kpts, list):
+            raise DatasetError(f"annotation file {path}: annotation {i} (id {ann.get('id')}): keypoints must be a "
+                               f"list of {NUM_KEYPOINTS * 3} numbers, got {str(kpts)[:60]!r}")
+        if len(kpts) != NUM_KEYPOINTS * 3:
+            raise DatasetError(f"annotation file {path}: annotation {i} (id {ann.get('id')}) has {len(kpts)} keypoint "
                                f"values, expected {NUM_KEYPOINTS * 3} (COCO-17)")
     return data
 

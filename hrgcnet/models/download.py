@@ -20,8 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import DownloadError, UsageError
-from .weights import load_state_dict_strict, load_weights, save_weights
+from ..errors import DownloadError, UsageError, WeightsError
+from .weights import load_state_dict_strict, load_weights, read_metadata, save_weights
 
 _MMPOSE = "https://download.openmmlab.com/mmpose/top_down/hrnet/"
 
@@ -65,17 +65,31 @@ def cached_path(weights_id: str) -> Path:
     return cache_dir() / f"{weights_id}.safetensors"
 
 
+def is_cached(weights_id: str) -> bool:
+    """Whether the converted safetensors of ``weights_id`` is in the cache and complete (its header reads and
+    covers the whole file: a file cut short, e.g. by a conversion killed before writes became atomic, does not)."""
+    path = cached_path(weights_id)
+    if not path.is_file():
+        return False
+    try:
+        read_metadata(path)
+    except WeightsError:
+        return False
+    return True
+
+
 def download_official(weights_id: str, timeout: float = 20.0, progress: bool = True) -> Path:
     """Download, verify, convert and cache ``weights_id``; returns the safetensors path.
 
-    Already cached files are returned at once. The converted weights are checked by loading them strictly
-    into the model they belong to.
+    Already cached complete files are returned at once; an incomplete one (:func:`is_cached` False) is fetched
+    again. The converted weights are checked by loading them strictly into the model they belong to and are
+    written atomically, so an interrupted conversion leaves no file that looks cached.
     """
     from .registry import create_model  # late: registry imports this package's weights module
 
     entry = get_official(weights_id)
     out = cached_path(weights_id)
-    if out.is_file():
+    if is_cached(weights_id):
         return out
     base = os.environ.get("HRGCNET_WEIGHTS_BASE_URL")
     url = (base.rstrip("/") + "/" + entry.filename) if base else entry.url

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import WeightsError
+from ..jsonfile import atomic_path
 
 #: Where committed default weights live: ``<model name>.safetensors`` + README.md (model card).
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -65,7 +66,8 @@ def save_weights(model: nn.Module | Mapping[str, torch.Tensor], path: str | Path
     ``dtype=torch.int8``: weights of 2 or more dimensions (conv, linear) are stored as symmetric per-output-channel
     int8 with a float32 scale each (:func:`quantize_int8`, half the size of fp16), every other floating tensor as
     fp16; :func:`load_weights` turns them back into float32. ``metadata`` values are stored as JSON strings
-    (safetensors metadata is ``str -> str``).
+    (safetensors metadata is ``str -> str``). The file is written atomically (a temporary file, then
+    ``os.replace``): an interrupted save leaves any previous file at ``path`` intact and never a truncated one.
     """
     sd = model.state_dict() if isinstance(model, nn.Module) else dict(model)
     tensors: StateDict = {}
@@ -82,8 +84,8 @@ def save_weights(model: nn.Module | Mapping[str, torch.Tensor], path: str | Path
     if dtype == torch.int8:
         meta["weights_format"] = json.dumps("int8 per output channel (conv/linear), fp16 otherwise")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=meta)
+    with atomic_path(path) as tmp:  # a killed or failed write never leaves a truncated file at ``path``
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 

@@ -96,3 +96,17 @@ def test_committed_curves_cover_both_default_models():
     rows = read_curves_csv(COMMITTED_CURVES)
     assert {r["model"] for r in rows} == {"hrgcnet-w32", "hrnet-w32"}
     assert all(0 <= r["AP"] <= 1 and r["samples_seen"] > 0 for r in rows)
+
+
+def test_merging_a_run_into_a_csv_that_holds_it_twice_keeps_one_row_per_point(tmp_path, capsys):
+    """The README's ``hrgcnet curves curves.csv RUN --out curves.csv`` run twice (or the same run given twice)
+    must not duplicate the run's rows; a different point (other AP at the same step) is kept."""
+    run = make_run(tmp_path, world_size=1, vals=((64, 0.1234), (128, 0.25)))
+    out = tmp_path / "curves.csv"
+    assert main(["curves", str(run), "--out", str(out)]) == 0
+    for _ in range(2):
+        assert main(["curves", str(out), str(run), "--out", str(out)]) == 0
+    assert [(r["step"], r["AP"]) for r in read_curves_csv(out)] == [(64, 0.1234), (128, 0.25)]
+    other = make_run(tmp_path, "other", world_size=1, vals=((64, 0.3),))
+    assert main(["curves", str(out), str(run), str(other), "--out", str(out)]) == 0
+    assert [(r["step"], r["AP"]) for r in read_curves_csv(out)] == [(64, 0.1234), (64, 0.3), (128, 0.25)]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hrgcnet.analysis.evaluation import (keypoint_errors, load_eval_file, match_instances, meta_from_file_name, oks,
-                                         parse_eval_json)
+                                         parse_eval_json, restrict_to_results)
 from hrgcnet.errors import DatasetError
 
 
@@ -27,11 +27,51 @@ def test_parse_summary_and_results(tmp_path):
     assert parse_eval_json(json.dumps(res), "list.json").summary is None
 
 
-@pytest.mark.parametrize("text,match", [("{", "not valid JSON"), ("3", "expected a JSON object"),
-                                        ('{"x": 1}', "no AP summary"), ('[{"image_id": 1}]', "needs image_id")])
+_KPS = [0.0] * 51
+_PER_KP_OK = {"n": 3, "oks": 0.8, "acc50": 1.0, "acc75": 0.5}
+
+
+@pytest.mark.parametrize("text,match", [
+    ("{", "not valid JSON"), ("3", "expected a JSON object"), ('{"x": 1}', "no AP summary"),
+    ('[{"image_id": 1}]', "needs image_id"),
+    # valid JSON, wrong inside: a clear DatasetError, never a ValueError/TypeError/KeyError
+    ('{"AP": "n/a"}', "AP must be a number in 0..1"), ('{"AP": 0.5, "AR": [1]}', "AR must be a number"),
+    ('{"AP": 70.2}', "AP must be a number in 0..1"), ('{"AP": NaN}', "AP must be a number"),
+    ('{"AP": true}', "AP must be a number"), ('{"summary": {"AP": {"x": 1}}}', "AP must be a number"),
+    ('{"AP": 0.5, "per_keypoint": {"nose": 0.8}}', "per_keypoint entry 'nose' needs numbers n, oks"),
+    ('{"AP": 0.5, "per_keypoint": {"nose": {"n": 3, "oks": 0.8}}}', "per_keypoint entry 'nose' needs"),
+    ('{"AP": 0.5, "per_keypoint": {"nose": {"n": 3, "oks": "x", "acc50": 1, "acc75": 1}}}', "needs numbers"),
+    ('{"AP": 0.5, "per_keypoint": {"nose": {"n": 3, "oks": 80, "acc50": 1, "acc75": 1}}}', "out of range"),
+    (json.dumps([{"image_id": 1, "keypoints": 5, "score": 1}]), "keypoints must be a list"),
+    (json.dumps([{"image_id": 1, "keypoints": ["a"] * 51, "score": 1}]), "keypoint value must be a number"),
+    (json.dumps([{"image_id": 1, "keypoints": _KPS, "score": "high"}]), "score must be a number"),
+    (json.dumps([{"image_id": [1], "keypoints": _KPS, "score": 1}]), "image_id must be"),
+    (json.dumps({"AP": 0.5, "results": [{"image_id": 1, "keypoints": _KPS, "score": None}]}), "score must be"),
+])
 def test_bad_files(text, match):
     with pytest.raises(DatasetError, match=match):
         parse_eval_json(text, "bad.json")
+
+
+def test_good_per_keypoint_and_summary_values_pass():
+    text = json.dumps({"AP": 0, "AP50": 1, "APM": None, "per_keypoint": {"nose": _PER_KP_OK}})
+    rec = parse_eval_json(text, "ok.json")
+    assert rec.summary["AP"] == 0.0 and rec.summary["AP50"] == 1.0 and rec.per_keypoint == {"nose": _PER_KP_OK}
+
+
+def test_results_file_named_in_a_summary_that_is_not_json(tmp_path):
+    (tmp_path / "r.json").write_text("[{")
+    (tmp_path / "e.json").write_text(json.dumps({"AP": 0.3, "results": "r.json"}))
+    with pytest.raises(DatasetError, match="e.json: its results file r.json is not valid JSON"):
+        load_eval_file(tmp_path / "e.json")
+
+
+def test_restrict_to_results_keeps_the_covered_images():
+    gt = {"images": [{"id": 1}, {"id": 2}, {"id": 3}],
+          "annotations": [{"id": 10, "image_id": 1}, {"id": 11, "image_id": 2}, {"id": 12, "image_id": 2}]}
+    sub = restrict_to_results(gt, [{"image_id": 2}, {"image_id": 2}, {"image_id": 3}])
+    assert [i["id"] for i in sub["images"]] == [2, 3] and [a["id"] for a in sub["annotations"]] == [11, 12]
+    assert len(gt["images"]) == 3  # the input is left as it was
 
 
 def test_oks_and_matching():

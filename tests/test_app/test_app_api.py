@@ -153,7 +153,7 @@ def test_compare_hrnet_and_hrgcnet_on_the_same_boxes(client, coco_photos):
     boxes = "; ".join(", ".join(f"{v:.1f}" for v in b) for b in photo.boxes_xyxy[:2])
     _, table, *_ = predict(client, photo.path, detector="boxes", boxes=boxes, box_thr=0.3)
     n = len(table_rows(table))
-    left, right, disagreement, plot, summary = client.predict(handle_file(str(photo.path)), 0.3, 0.3,
+    left, right, disagreement, plot, summary = client.predict(handle_file(str(photo.path)), 0.0, 0.3,
                                                               api_name="/compare")
     assert read_rgb(left).shape == read_rgb(right).shape
     rows = table_rows(disagreement)
@@ -161,8 +161,17 @@ def test_compare_hrnet_and_hrgcnet_on_the_same_boxes(client, coco_photos):
     assert all(0 <= r["mean distance / box size"] for r in rows)
     assert "OKS" in summary and "HRNet-W32" in summary and "HRGCNet-W32" in summary
     assert len(json.loads(plot["plot"])["data"]) == n
-    _, _, redrawn, _, redrawn_summary = client.predict(0.9, 0.3, api_name="/redraw_compare")
+    _, _, redrawn, _, redrawn_summary = client.predict(0.0, 0.3, api_name="/redraw_compare")
     assert table_rows(redrawn) == rows and redrawn_summary == summary
+    # the keypoint threshold counts: keypoints either model scores below it leave the distances and the OKS
+    _, _, strict, _, strict_summary = client.predict(1.0, 0.3, api_name="/redraw_compare")
+    assert "at least 1.00" in strict_summary and "at least 0.00" in summary
+    assert all(isinstance(r["mean distance (px)"], float) for r in rows)  # threshold 0: every keypoint counts
+    strict_rows = table_rows(strict)
+    assert [r["keypoint"] for r in strict_rows] == list(KEYPOINT_NAMES)
+    cells = [r["mean distance (px)"] for r in strict_rows]  # left out: empty (None)
+    assert None in cells and all(c is None or isinstance(c, float) for c in cells)
+    assert ("mean n/a" in strict_summary) == all(c is None for c in cells)
 
 
 def test_model_cards(client):
@@ -190,7 +199,7 @@ def test_errors_are_messages_not_tracebacks(client, coco_photos, tmp_path):
 
 def test_live_endpoint_streams_an_overlay(launched_app, monkeypatch):
     """``/live`` is a streaming event, which ``gradio_client`` cannot call: drive Gradio's queue over HTTP."""
-    monkeypatch.setattr("app.streaming.LIVE_MAX_FPS", 0.5)  # a frame within 2 s of the last one is skipped
+    monkeypatch.setattr("app.streaming.LIVE_MAX_FPS", 0.05)  # a frame within 20 s of the last one is skipped
     base = launched_app.url + "gradio_api"
     fn_index = next(i for i, fn in launched_app.demo.fns.items() if fn.api_name == "live")
     from pathlib import Path

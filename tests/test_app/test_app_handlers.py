@@ -1,9 +1,11 @@
 """The app's handlers and state called directly: box parsing, error messages, model choices and cards,
-redraws with thresholds, box drawing by clicks."""
+redraws with thresholds, box drawing by clicks, the steps after 'Estimate poses', the event wiring of
+``build_demo`` (which handler each event calls) and the limits read from the environment."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import gradio as gr
 import numpy as np
@@ -119,8 +121,10 @@ def test_redraw_applies_thresholds_to_the_cached_result():
     assert not np.array_equal(both, fewer_keypoints)
 
 
-def test_redraw_before_a_run_leaves_outputs_alone():
-    outputs = handlers.redraw(None, 0.3, 0.5, True, "instance_score")
+def test_redraw_without_results_leaves_outputs_alone_and_says_why():
+    # before any run, or once gr.State's time_to_live (counted from the last write) has dropped the results
+    with pytest.warns(UserWarning, match="Nothing redrawn: no results.*'Estimate poses'.*kept 30 min"):
+        outputs = handlers.redraw(None, 0.3, 0.5, True, "instance_score")
     assert all(isinstance(o, type(gr.skip())) for o in outputs)
 
 
@@ -151,3 +155,178 @@ def test_display_image_is_bounded():
     assert small.shape == (400, 1600, 3) and scale == pytest.approx(0.4)
     same, one = state.display_image(image[:100, :100])
     assert one == 1.0 and same.shape == (100, 100, 3)
+
+
+# ------------------------------------------------------------------ the steps after 'Estimate poses'
+
+def session_with_maps(model: str = "hrgcnet-w32", persons: bool = True) -> Session:
+    """:func:`fake_session` with heatmaps and crops (and GC attention maps for HRGCNet), as ``predict`` caches
+    them; without ``persons``, the same run with nobody found."""
+    session = fake_session()
+    res = session.run.result
+    rng = np.random.default_rng(0)
+    res.heatmaps = rng.random((2, 17, 32, 24), dtype=np.float32)
+    res.crops = rng.integers(0, 255, (2, 128, 96, 3), dtype=np.uint8)
+    res.center = np.array([[50.0, 100.0], [200.0, 100.0]])
+    res.scale = np.array([[0.8, 1.1], [0.9, 1.2]])
+    if model.startswith("hrgcnet"):
+        alpha = rng.random((2, 8, 6), dtype=np.float32)
+        res.attention = {"stage1.block0": alpha / alpha.sum(axis=(1, 2), keepdims=True)}
+    session.run.model = model
+    if not persons:
+        session.run.result = res.select(np.zeros(2, bool))
+    return session
+
+
+def test_after_predict_an_hrnet_run_gets_a_note_not_an_error():
+    session = session_with_maps("hrnet-w32")
+    img, plot, note = handlers.attention_after_predict(session, 0, None)
+    assert img is None and plot is None  # the previous image's maps do not stay
+    assert "HRNet-W32 has no GC blocks" in note and "query-independent" in note
+    figure, crop, on_image = handlers.heatmaps_after_predict(session, 0)
+    assert crop.shape == (128, 96, 3) and on_image.shape == (100, 150, 3)
+    with pytest.raises(gr.Error, match="no GC blocks"):  # asked for explicitly (/attention): an error
+        handlers.attention(session, 0, "stage1.block0")
+
+
+def test_after_predict_an_image_without_persons_gets_empty_views_not_errors():
+    session = session_with_maps(persons=False)
+    assert handlers.heatmaps_after_predict(session, None) == (None, None, None)
+    img, plot, note = handlers.attention_after_predict(session, None, None)
+    assert img is None and plot is None and "No person was found" in note
+    with pytest.raises(gr.Error, match="no person was found"):  # asked for explicitly (/heatmaps): an error
+        handlers.heatmaps(session, 0)
+
+
+def test_after_predict_an_hrgcnet_run_shows_its_maps():
+    session = session_with_maps("hrgcnet-w32")
+    figure, crop, on_image = handlers.heatmaps_after_predict(session, 1)
+    direct = handlers.heatmaps(session, 1)
+    assert np.array_equal(crop, direct[1]) and np.array_equal(on_image, direct[2])
+    img, plot, note = handlers.attention_after_predict(session, 1, None)
+    assert np.array_equal(img, handlers.attention(session, 1, None)[0]) and "stage1.block0" in note
+
+
+def test_clear_compare_empties_every_comparison_output():
+    left, right, table, plot, summary = handlers.clear_compare()
+    assert left is None and right is None and plot is None and summary == ""
+    assert list(table.columns) == handlers.COMPARE_COLUMNS and table.empty
+
+
+@pytest.fixture(scope="module")
+def demo_fns():
+    from app.ui import build_demo
+
+    return build_demo().fns
+
+
+def test_predict_is_followed_by_steps_that_do_not_fail_and_clear_the_comparison(demo_fns):
+    fns = list(demo_fns.values())
+    predict = next(f for f in fns if f.api_name == "predict")
+    chain, index = [], next(i for i, f in demo_fns.items() if f is predict)
+    while (step := next((f for i, f in demo_fns.items() if f.trigger_after == index), None)) is not None:
+        assert step.trigger_only_on_success
+        chain.append(step)
+        index = next(i for i, f in demo_fns.items() if f is step)
+    assert [f.fn for f in chain] == [handlers.clear_compare, handlers.heatmaps_after_predict,
+                                     handlers.attention_after_predict]
+    compare = next(f for f in fns if f.api_name == "compare")
+    cleared = {id(c) for f in chain for c in f.outputs}
+    assert all(id(c) in cleared for c in compare.outputs if not isinstance(c, gr.State))
+    # choosing a person asks for heatmaps: the GC attention that follows must not fail for a plain HRNet
+    person_events = [f for f in fns if f.targets and f.targets[0][1] == "input"
+                     and f.fn in (handlers.heatmaps, handlers.attention, handlers.attention_after_predict)
+                     and f.api_name in ("heatmaps", "attention_of_person")]
+    assert {f.fn for f in person_events} == {handlers.heatmaps, handlers.attention_after_predict}
+
+
+def test_a_new_image_clears_its_boxes(demo_fns):
+    def click(x, y):
+        return gr.SelectData(None, {"index": [x, y], "value": None})
+
+    pending, text, _, _ = handlers.add_box_corner(None, "1, 2, 30, 40", click(120, 40))  # half a box on image A
+    pending, text, hint = handlers.new_image(pending, text)  # image B
+    assert pending is None and text == "" and "cleared" in hint
+    pending, text, hint, _ = handlers.add_box_corner(pending, text, click(20, 240))  # B's first corner only
+    assert pending == [20.0, 240.0] and text == ""
+    assert handlers.new_image(None, "") == (None, "", handlers.BOX_HINT)
+    # wired: every change of the input image resets what a click on it builds
+    select = next(f for f in demo_fns.values() if f.fn is handlers.add_box_corner)
+    image = select.targets[0][0]
+    change = [f for f in demo_fns.values() if f.targets == [(image, "change")]]
+    assert [f.fn for f in change] == [handlers.new_image]
+    assert [id(c) for c in change[0].outputs] == [id(c) for c in select.outputs[:3]]
+
+
+# --------------------------------------------------------------------------- comparison thresholds
+
+def compared_session() -> Session:
+    """:func:`fake_session` (HRGCNet) with an HRNet run on the same boxes whose keypoints are 3 px off and
+    scored lower on the second half of the keypoints."""
+    session = fake_session()
+    run = session.run
+    kpts = run.result.keypoints.copy()
+    kpts[..., 0] += 3.0
+    kpts[:, 9:, 2] = 0.05
+    other = Run(result=replace(run.result, keypoints=kpts), display=run.display, display_scale=run.display_scale,
+                model="hrnet-w32", input_size=run.input_size, flip_test=False, detector="boxes of hrgcnet-w32",
+                untrained=True, source=run.source, image_id=run.image_id)
+    return Session(run=run, other=other)
+
+
+def test_redraw_compare_applies_the_keypoint_threshold():
+    session = compared_session()
+    _, _, table_all, plot_all, summary_all = handlers.redraw_compare(session, 0.0, 0.3)
+    _, _, table_thr, plot_thr, summary_thr = handlers.redraw_compare(session, 0.47, 0.3)
+    assert table_all["mean distance (px)"].tolist() == pytest.approx([3.0] * 17)
+    # keypoints scored below 0.47 by either model (the first 8 by both, the last 8 by HRNet) are left out
+    px = table_thr["mean distance (px)"]
+    assert px.isna().tolist() == [True] * 8 + [False] + [True] * 8 and px[8] == pytest.approx(3.0)
+    assert table_thr["#1 distance / box size"].notna().sum() == 1
+    assert summary_all != summary_thr and "at least 0.47" in summary_thr
+    assert "box area" in summary_thr and "COCO counts a match" not in summary_thr
+    oks_all = float(summary_all.split("#0: ")[1][:5])
+    oks_thr = float(summary_thr.split("#0: ")[1][:5])
+    assert oks_all < oks_thr < 1.0  # the OKS only counts the one keypoint both score >= 0.47 (an elbow)
+    _, _, _, _, none = handlers.redraw_compare(session, 0.99, 0.3)
+    assert "#0: n/a" in none and "mean n/a" in none
+
+
+# ------------------------------------------------------------------------------------------ limits
+
+def test_environment_limits_are_validated(monkeypatch, caplog):
+    for value in ("0", "-3"):
+        monkeypatch.setenv("HRGCNET_APP_TEST", value)
+        with caplog.at_level("WARNING", logger="hrgcnet.app"):
+            assert state.env_int("HRGCNET_APP_TEST", 10, minimum=1) == 1
+        assert f"HRGCNET_APP_TEST={value} is below its minimum of 1" in caplog.text
+        with caplog.at_level("WARNING", logger="hrgcnet.app"):
+            assert state.env_float("HRGCNET_APP_TEST", 60.0, positive=True) == 60.0
+        assert "is not a positive number: using 60" in caplog.text
+    for value in ("ten", "nan"):
+        monkeypatch.setenv("HRGCNET_APP_TEST", value)
+        assert state.env_int("HRGCNET_APP_TEST", 10, minimum=1) == 10
+        assert state.env_float("HRGCNET_APP_TEST", 4.0, positive=True) == 4.0
+    monkeypatch.setenv("HRGCNET_APP_TEST", "7")
+    assert state.env_int("HRGCNET_APP_TEST", 10, minimum=1) == 7
+    assert state.env_float("HRGCNET_APP_TEST", 1.0, positive=True) == 7.0
+    monkeypatch.delenv("HRGCNET_APP_TEST")
+    assert state.env_int("HRGCNET_APP_TEST", 10, minimum=1) == 10
+    # the app's own limits: each at least its minimum, whatever the environment held at import
+    assert state.MAX_PERSONS >= 1 and state.REQUEST_TIME_LIMIT_S > 0 and state.ATTRIBUTION_BUDGET_S > 0
+    from app import streaming
+
+    assert streaming.LIVE_MAX_FPS > 0
+
+
+def test_app_estimators_check_the_time_limit_within_an_image():
+    """The time limit is checked between batches of persons: with the persons cap at 10, a batch of 32 would
+    put a whole image in one forward pass and the limit would never be checked during it."""
+    from hrgcnet.pipeline import PoseEstimator
+
+    cache = state.ModelCache()
+    base = PoseEstimator.from_model(torch.nn.Conv2d(3, 17, 1), input_hw="64x64", device="cpu")
+    cache._models["hrgcnet-w32"] = state.LoadedModel("hrgcnet-w32", base, True, [])
+    est, _ = cache.estimator("hrgcnet-w32", cache.detector("full"), "64x64", False)
+    assert est.max_batch == state.BATCH_PERSONS < state.MAX_PERSONS
+    assert est.max_persons == state.MAX_PERSONS

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 import time
 import tracemalloc
+from collections import deque
 
 import numpy as np
 import pytest
@@ -120,3 +121,32 @@ def test_fps_of_the_window():
     for i in range(FPS_WINDOW + 5):
         live.done_times.append(t0 + 0.25 * i)
     assert live.fps() == pytest.approx(4.0)
+
+
+def test_a_paused_stream_starts_its_fps_window_and_counters_again():
+    """A webcam paused and restarted keeps its ``gr.State``: the pause must not count as a slow frame."""
+    live = None
+    for frame in frames(3):
+        _, _, live = run(frame, live, key="pause")
+    assert live.processed == 3 and len(live.done_times) == 3
+    # as if the last frame had been done with 5 s ago
+    live.done_times = deque((t - 5.0 for t in live.done_times), maxlen=FPS_WINDOW)
+    live.last_seen -= 5.0
+    live.last_start -= 5.0
+    overlay, status, live = run(next(frames(1, seed=4)), live, key="pause")
+    assert overlay is not None and (live.processed, live.skipped) == (1, 0) and len(live.done_times) == 1
+    assert "1 processed, 0 skipped" in status
+    _, status, live = run(next(frames(1, seed=5)), live, key="pause")  # the next frame, right away
+    assert live.processed == 2 and len(live.done_times) == 2  # the FPS window holds no time from before the pause
+    assert live.fps() == pytest.approx(1.0 / (live.done_times[1] - live.done_times[0]))
+
+
+def test_a_slow_frame_is_not_a_pause():
+    """The gap is counted from the end of the previous frame, so a frame that took longer than the gap does not
+    start the counters again."""
+    live = None
+    for frame in frames(2):
+        _, _, live = run(frame, live, key="slow")
+    live.last_start -= 10.0  # its start long ago, its end just now: a 10 s frame
+    _, _, live = run(next(frames(1, seed=6)), live, key="slow")
+    assert live.processed == 3

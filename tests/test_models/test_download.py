@@ -71,3 +71,42 @@ def test_offline_fails_fast_with_a_clear_message(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "cannot download" in err and "offline" in err
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_an_incomplete_cached_file_is_not_cached(served, monkeypatch, capsys):
+    """A conversion killed midway leaves nothing that looks cached; a truncated file (from before writes were
+    atomic) is listed as incomplete and downloaded again."""
+    import hrgcnet.models.weights as weights_module
+    from hrgcnet.models.download import cached_path
+
+    torch.manual_seed(4)
+    model = create_model("hrnet-w32")
+    entry = OFFICIAL_WEIGHTS["hrnet-w32-coco"]
+    url = mmpose_file(served, entry, model)
+    monkeypatch.setitem(OFFICIAL_WEIGHTS, "hrnet-w32-coco", type(entry)(entry.model, entry.input_size, url, entry.ap))
+    real_save_file = weights_module.save_file
+
+    def killed(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"\x00" * 100)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(weights_module, "save_file", killed)
+    with pytest.raises(KeyboardInterrupt):
+        download_official("hrnet-w32-coco", progress=False)
+    monkeypatch.setattr(weights_module, "save_file", real_save_file)
+    out = cached_path("hrnet-w32-coco")
+    assert not out.exists()
+    assert main(["weights", "list"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("hrnet-w32-coco "))
+    assert line.endswith("not downloaded"), line
+    path = download_official("hrnet-w32-coco", progress=False)
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])  # truncated
+    assert main(["weights", "list"]) == 0
+    assert f"incomplete file at {path}" in capsys.readouterr().out
+    assert download_official("hrnet-w32-coco", progress=False) == path
+    assert path.stat().st_size == len(good)  # converted again, complete
+    loaded = create_model("hrnet-w32", weights=path)
+    for k, v in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v), k

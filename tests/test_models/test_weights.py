@@ -192,3 +192,27 @@ def test_init_report_summary_names_groups_only_when_present():
     assert InitReport(copied=["a.weight"]).summary() == "copied 1 tensors; new 0; skipped 0"
     text = InitReport(copied=["a.weight"], new=["layer1.0.gc.conv_mask.weight"], skipped=["b.weight"]).summary()
     assert text == "copied 1 tensors; new 1 (not in the source: layer1.0.gc); skipped 1 (not usable: b)"
+
+
+def test_save_weights_is_atomic(tmp_path, hrnet, monkeypatch):
+    """A save that dies midway (killed, disk full) leaves the previous file intact and no partial file."""
+    import hrgcnet.models.weights as weights_module
+
+    path = save_weights(hrnet, tmp_path / "w.safetensors", {"model": "hrnet-w32"})
+    before = path.read_bytes()
+    real_save_file = weights_module.save_file
+
+    def dies_midway(tensors, filename, metadata=None):
+        real_save_file(tensors, filename, metadata=metadata)
+        with open(filename, "r+b") as f:
+            f.truncate(len(before) // 2)
+        raise KeyboardInterrupt  # like Ctrl-C during the write
+
+    monkeypatch.setattr(weights_module, "save_file", dies_midway)
+    with pytest.raises(KeyboardInterrupt):
+        save_weights(create_model("hrnet-w32"), path, {"model": "other"})
+    with pytest.raises(KeyboardInterrupt):
+        save_weights(hrnet, tmp_path / "new.safetensors")
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+    assert read_metadata(path) == {"model": "hrnet-w32"}

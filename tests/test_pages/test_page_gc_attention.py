@@ -1,3 +1,5 @@
+import json
+
 from page_helpers import by_label, chart_traces, no_exception
 
 
@@ -17,6 +19,18 @@ def test_attention_maps_and_statistics(page):
     assert len({t["name"] for t in per_block}) == 2  # one line per image
     by_label(at.radio, "Statistic").set_value("support")
     by_label(at.radio, "Colour scale").set_value("shared")
+    at.run()
+
+    def colour_bar_title(at):
+        return json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["coloraxis"]["colorbar"]["title"]["text"]
+
+    assert colour_bar_title(at) == "log10(α × H·W)"
     at.toggle[0].set_value(True)
     at.run()
     no_exception(at)
+    # the overlay shades the maps by the crop's brightness: the colour bar and caption must not claim α alone
+    assert colour_bar_title(at) == "log10(α × H·W) + log10(brightness)"
+    assert any("Overlay on" in c.value and "not α itself" in c.value for c in at.caption)
+    by_label(at.radio, "Colour scale").set_value("per map")
+    at.run()
+    assert colour_bar_title(at) == "α / max α × brightness"

@@ -14,3 +14,21 @@ def test_benchmark_small(page):
     assert (results["median ms"] > 0).all() and set(results["input size"]) == {"128x96"}
     ratio = at.dataframe[1].value
     assert ratio["pair"][0] == "HRGCNet-W32 / HRNet-W32" and ratio["latency ratio"][0] > 0
+
+
+def test_every_press_measures_afresh(page):
+    """No timing is reused from an earlier press or another session: one table is one run (stamped)."""
+    def press():
+        at = page("6_speed.py").run()
+        by_label(at.multiselect, "Models").set_value(["hrgcnet-w32"])
+        by_label(at.multiselect, "Input sizes").set_value([(128, 96)])
+        by_label(at.slider, "Timed repeats").set_value(1)
+        by_label(at.slider, "Warm-up forwards").set_value(0)
+        at.button[0].click().run()
+        no_exception(at)
+        return at
+
+    first, second = press(), press()  # two sessions, the same setting
+    a, b = first.dataframe[0].value, second.dataframe[0].value
+    assert "measured at" in a.columns and any("Measured in one run started at" in c.value for c in second.caption)
+    assert a["median ms"][0] != b["median ms"][0]  # measured twice, not served from a cache

@@ -177,14 +177,22 @@ def test_eval_bad_annotation_files(case, message, tmp_path, capsys):
 def test_eval_bad_results_file(tmp_path, capsys):
     ann = _coco(tmp_path, [{"id": 1, "file_name": "a.jpg", "height": 100, "width": 80}], [_person(1)])
     results = tmp_path / "results.json"
-    for text, message in (("{]", "not valid JSON"), ('{"a": 1}', "must be a list"),
-                          ('[{"image_id": 1}]', "needs image_id, keypoints and score"),
-                          ('[{"image_id": 7, "keypoints": [0] * 51, "score": 1}]'.replace("[0] * 51", str([0] * 51)),
-                           "not in the annotation file")):
-        results.write_text(text)
+    good = {"image_id": 1, "keypoints": [0] * 51, "score": 1}
+    for content, message in (("{]", "not valid JSON"), ({"a": 1}, "must be a list"),
+                             ([{"image_id": 1}], "needs image_id, keypoints and score"),
+                             ([{**good, "image_id": 7}], "not in the annotation file"),
+                             # wrong value types: one DatasetError naming the entry, never a TypeError / ValueError
+                             ([good, {**good, "keypoints": None}], "result 1: keypoints must be a list"),
+                             ([good, {**good, "keypoints": 3}], "result 1: keypoints must be a list"),
+                             ([good, {**good, "score": None}], "result 1: score must be a number"),
+                             ([good, {**good, "score": "x"}], "result 1: score must be a number"),
+                             ([good, {**good, "keypoints": [None] * 51}], "result 1: keypoint value must be a number"),
+                             ([good, {**good, "keypoints": ["a"] * 51}], "result 1: keypoint value must be a number"),
+                             ([good, {**good, "image_id": [1]}], "result 1: image_id must be a number or a string")):
+        results.write_text(content if isinstance(content, str) else json.dumps(content))
         rc = main(["eval", "--ann", ann, "--results", str(results)])
         err = capsys.readouterr().err
-        assert rc == 2 and message in err and "Traceback" not in err, (text, err)
+        assert rc == 2 and message in err and "Traceback" not in err, (content, err)
 
 
 def test_eval_detections_file_with_bad_boxes(tmp_path, capsys):
@@ -205,3 +213,46 @@ def test_eval_detections_file_with_bad_boxes(tmp_path, capsys):
     dets.write_text(json.dumps([{"image_id": 1, "bbox": [1, 2, 3, "x"], "score": 0.9}]))
     assert main(["eval", "--ann", ann, "--images", str(images_dir), "--boxes", str(dets), *EVAL_FAST]) == 2
     assert "bbox value must be a number" in capsys.readouterr().err
+
+
+def test_eval_results_file_without_read_permission(tmp_path, capsys, monkeypatch):
+    ann = _coco(tmp_path, [{"id": 1, "file_name": "a.jpg", "height": 100, "width": 80}], [_person(1)])
+    results = tmp_path / "results.json"
+    results.write_text("[]")
+    real_read_text = type(results).read_text
+
+    def denied(self, *args, **kwargs):
+        if self == results:
+            raise PermissionError(13, "Permission denied")
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(results), "read_text", denied)
+    assert main(["eval", "--ann", ann, "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read results file {results}: Permission denied" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("detection, message", [
+    ({"image_id": 1, "bbox": None, "score": 0.9}, "detection 0 of"),
+    ({"image_id": 1, "bbox": 5, "score": 0.9}, "bbox must be [x, y, w, h]"),
+    ({"image_id": [1], "bbox": [10, 10, 40, 80], "score": 0.9}, "image_id must be a number or a string"),
+])
+def test_eval_detections_file_with_bad_value_types(detection, message, tmp_path, capsys):
+    images_dir = tmp_path / "images"
+    images_dir.mkdir()
+    Image.fromarray(np.full((100, 80, 3), 90, np.uint8)).save(images_dir / "a.jpg")
+    ann = _coco(tmp_path, [{"id": 1, "file_name": "a.jpg", "height": 100, "width": 80}], [_person(1)])
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([detection]))
+    assert main(["eval", "--ann", ann, "--images", str(images_dir), "--boxes", str(dets), *EVAL_FAST]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("keypoints", [5, "abc", {"x": 1}])
+def test_eval_annotation_keypoints_not_a_list(keypoints, tmp_path, capsys):
+    ann = _coco(tmp_path, [{"id": 1, "file_name": "a.jpg", "height": 100, "width": 80}],
+                [_person(1), {**_person(1), "id": 11, "keypoints": keypoints}])
+    assert main(["eval", "--ann", ann, "--results", str(tmp_path / "none.json")]) == 2
+    err = capsys.readouterr().err
+    assert "annotation 1 (id 11): keypoints must be a list of 51 numbers" in err and "Traceback" not in err, err

@@ -79,12 +79,20 @@ def test_evaluation_page_bad_json_uploads():
         ("bad_results.json", json.dumps([{"image_id": 1}]).encode(), "needs image_id, keypoints and score"),
         ("short_results.json", json.dumps([{"image_id": 1, "keypoints": [1, 2], "score": 1}]).encode(),
          "keypoint values"),
+        # valid JSON, wrong inside
+        ("text_ap.json", json.dumps({"AP": "n/a"}).encode(), "ap must be a number in 0..1"),
+        ("percent_ap.json", json.dumps({"AP": 71.5}).encode(), "ap must be a number in 0..1"),
+        ("flat_per_keypoint.json", json.dumps({"AP": 0.5, "per_keypoint": {"nose": 0.8}}).encode(),
+         "per_keypoint entry 'nose' needs numbers"),
+        ("text_score.json", json.dumps([{"image_id": 1, "keypoints": [0] * 51, "score": "x"}]).encode(),
+         "score must be a number"),
     ]
     at.file_uploader[0].set_value([(n, d, "application/json") for n, d, _ in bad]).run()
     no_exception(at)
     errors = [e.value.lower() for e in at.error]
     for name, _, message in bad:
-        assert any(name in e and message in e for e in errors), (name, errors)
+        assert sum(name in e for e in errors) == 1 and any(name in e and message in e for e in errors), (name, errors)
+    assert len(errors) == len(bad) and not at.dataframe  # one error per file, nothing half-loaded
 
 
 def test_an_extension_the_page_does_not_take_is_refused():
