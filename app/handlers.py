@@ -333,18 +333,14 @@ def _compare_outputs(session: Session, kpt_thr: float, box_thr: float
     keep = _shown(run, box_thr)
     kpts_a, kpts_b = hrnet_run.result.keypoints[keep], hrgc_run.result.keypoints[keep]
     cmp = compare_keypoints(kpts_a, kpts_b, run.result.boxes[keep], min_keypoint_score=float(kpt_thr))
-    both = (kpts_a[..., 2] >= float(kpt_thr)) & (kpts_b[..., 2] >= float(kpt_thr))  # (N, K)
-    normalized = np.where(both, cmp.normalized_distances, np.nan)
-    pixels = np.where(both, cmp.distances, np.nan)
+    normalized = cmp.counted_distances()  # (N, K), NaN where either model scores below kpt_thr
     table = pd.DataFrame({"keypoint": list(KEYPOINT_NAMES)})
     fig = go.Figure()
     for j, i in enumerate(keep):
         table[f"#{i} distance / box size"] = np.round(normalized[j], 4)
         fig.add_trace(go.Bar(name=f"person #{i}", x=list(KEYPOINT_NAMES), y=normalized[j]))
-    counted = both.sum(axis=0)  # (K,) persons whose keypoint both models score >= kpt_thr
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["mean distance / box size"] = np.round(np.nansum(normalized, axis=0) / counted, 4)
-        table["mean distance (px)"] = np.round(np.nansum(pixels, axis=0) / counted, 1)
+    table["mean distance / box size"] = np.round(cmp.per_keypoint_mean(), 4)
+    table["mean distance (px)"] = np.round(cmp.per_keypoint_mean(pixels=True), 1)
     a, b = get_spec(hrnet_run.model).label, get_spec(hrgc_run.model).label
     fig.update_layout(barmode="group", title=f"{a} vs {b}: keypoint distance / sqrt(box area)",
                       yaxis_title="distance / box size", xaxis_tickangle=-45, height=420,

@@ -35,26 +35,34 @@ class KeypointComparison:
         oks: ``(N,)`` OKS of prediction ``b`` against prediction ``a`` (over all K keypoints, or over the
             keypoints both models score at least ``min_keypoint_score``; NaN when none qualifies).
         box_sizes: ``(N,)`` ``sqrt(box_w * box_h)`` in pixels.
+        counted: ``(N, K)`` bool, the keypoints that count (both models score at least ``min_keypoint_score``;
+            all of them without a threshold): the OKS, :meth:`counted_distances` and the means use only these.
     """
 
     distances: np.ndarray
     normalized_distances: np.ndarray
     oks: np.ndarray
     box_sizes: np.ndarray
+    counted: np.ndarray
 
-    def per_keypoint_mean(self) -> np.ndarray:
-        """Mean normalised distance of each keypoint over the persons: ``(K,)`` (NaN when N = 0)."""
-        if self.normalized_distances.shape[0] == 0:
-            return np.full(self.normalized_distances.shape[1], np.nan)
-        return self.normalized_distances.mean(axis=0)
+    def counted_distances(self, pixels: bool = False) -> np.ndarray:
+        """``(N, K)`` normalised (or pixel) distances, NaN for the keypoints that do not count."""
+        return np.where(self.counted, self.distances if pixels else self.normalized_distances, np.nan)
+
+    def per_keypoint_mean(self, pixels: bool = False) -> np.ndarray:
+        """Mean normalised (or pixel) distance of each keypoint over the persons where it counts: ``(K,)`` (NaN
+        where it counts for nobody, e.g. N = 0)."""
+        d = self.distances if pixels else self.normalized_distances
+        n = self.counted.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, np.where(self.counted, d, 0.0).sum(axis=0) / np.maximum(n, 1), np.nan)
 
     def table(self, person: int | None = None) -> list[dict]:
         """One row per keypoint: name, mean (or one person's) normalised and pixel distance."""
         if person is None:
-            norm = self.per_keypoint_mean()
-            pix = self.distances.mean(axis=0) if self.distances.shape[0] else np.full_like(norm, np.nan)
+            norm, pix = self.per_keypoint_mean(), self.per_keypoint_mean(pixels=True)
         else:
-            norm, pix = self.normalized_distances[person], self.distances[person]
+            norm, pix = self.counted_distances()[person], self.counted_distances(pixels=True)[person]
         return [{"keypoint": name, "normalized_distance": float(n), "pixel_distance": float(p)}
                 for name, n, p in zip(KEYPOINT_NAMES, norm, pix)]
 
@@ -97,8 +105,8 @@ def compare_keypoints(keypoints_a: np.ndarray, keypoints_b: np.ndarray, boxes: n
     """Compare two models' keypoints ``(N, K, 3)`` predicted in the same ``boxes (N, 4)``.
 
     Args:
-        min_keypoint_score: when given, the OKS uses only the keypoints that both models score at least
-            this much (distances are always given for every keypoint).
+        min_keypoint_score: when given, only the keypoints that both models score at least this much count
+            (``counted``): in the OKS and the means (``distances`` are still given for every keypoint).
 
     Raises:
         UsageError: the two predictions or the boxes do not describe the same N persons.
@@ -117,4 +125,5 @@ def compare_keypoints(keypoints_a: np.ndarray, keypoints_b: np.ndarray, boxes: n
     if min_keypoint_score is not None and a.shape[-1] >= 3:
         mask = (a[..., 2] >= min_keypoint_score) & (b[..., 2] >= min_keypoint_score)
     oks = keypoint_oks(a, b, sizes ** 2, mask=mask, sigmas=OKS_SIGMAS[: a.shape[1]])
-    return KeypointComparison(distances, distances / sizes[:, None], oks, sizes)
+    counted = np.ones(distances.shape, dtype=bool) if mask is None else mask
+    return KeypointComparison(distances, distances / sizes[:, None], oks, sizes, counted)

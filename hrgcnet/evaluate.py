@@ -74,7 +74,7 @@ def load_results(results: str | Path | Results) -> list[dict]:
             raise DatasetError(f"result {i} needs image_id, keypoints and score, got {str(r)[:120]}")
         image_id = _image_id(r["image_id"], f"result {i}")
         category_id = r.get("category_id", 1)
-        if not _is_number(category_id):
+        if not is_number(category_id):
             raise DatasetError(f"result {i}: category_id must be a number, got {str(category_id)[:40]!r}")
         kps = r["keypoints"]
         if not isinstance(kps, (list, tuple, np.ndarray)):
@@ -82,8 +82,8 @@ def load_results(results: str | Path | Results) -> list[dict]:
                                f"got {str(kps)[:60]!r}")
         if len(kps) != NUM_KEYPOINTS * 3:
             raise DatasetError(f"result {i} has {len(kps)} keypoint values, expected {NUM_KEYPOINTS * 3}")
-        if not all(map(_is_number, kps)):
-            bad = next(v for v in kps if not _is_number(v))
+        if not all(map(is_number, kps)):
+            bad = next(v for v in kps if not is_number(v))
             raise DatasetError(f"result {i}: keypoint value must be a number, got {str(bad)[:40]!r}")
         keypoints = [float(v) for v in kps]
         if not all(map(math.isfinite, keypoints)):
@@ -93,7 +93,7 @@ def load_results(results: str | Path | Results) -> list[dict]:
     return out
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
     """A real number (Python or numpy), not a bool or a string."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
@@ -102,7 +102,7 @@ def _image_id(value, what: str):
     """A COCO image id: a number or a string (hashable, comparable with the annotation file's ids)."""
     if isinstance(value, str):
         return value
-    if not _is_number(value):
+    if not is_number(value):
         raise DatasetError(f"{what}: image_id must be a number or a string, got {str(value)[:40]!r}")
     return int(value) if isinstance(value, (np.integer, np.floating)) and float(value).is_integer() else value
 

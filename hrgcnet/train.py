@@ -37,6 +37,7 @@ from .data import AugmentConfig, ImageCache, MixedSampler, build_mixed_dataset, 
 from .distributed import DistInfo, all_reduce_mean, any_rank, barrier, init_distributed, unwrap, wrap_model
 from .ema import ModelEma
 from .errors import UsageError
+from .jsonfile import atomic_path
 from .losses import JointsMSELoss
 
 CHECKPOINT_NAME = "last.pt"
@@ -339,22 +340,21 @@ class Trainer:
         if not self.info.is_main:
             return None
         path = self.run_dir / CHECKPOINT_NAME
-        tmp = path.with_suffix(".pt.tmp")
         s = self.state
-        torch.save({
-            "model": unwrap(self.model).state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
-            "epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch, "step": s.step,
-            "best_ap": s.best_ap, "elapsed_s": s.elapsed_s, "samples_before": self.samples_before,
-            "rng": rng_state(),
-            # what `--init-from last.pt` reads: the trained weights and the samples they had seen
-            "meta": {"model": self.cfg.model, "input_size": self.cfg.input_size, "steps": s.step,
-                     "samples_seen": self.samples_seen()},
-        }, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            torch.save({
+                "model": unwrap(self.model).state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
+                "epoch": s.epoch, "batch_in_epoch": s.batch_in_epoch, "step": s.step,
+                "best_ap": s.best_ap, "elapsed_s": s.elapsed_s, "samples_before": self.samples_before,
+                "rng": rng_state(),
+                # what `--init-from last.pt` reads: the trained weights and the samples they had seen
+                "meta": {"model": self.cfg.model, "input_size": self.cfg.input_size, "steps": s.step,
+                         "samples_seen": self.samples_seen()},
+            }, tmp)
         self.log.write("checkpoint", step=s.step, epoch=s.epoch, batch_in_epoch=s.batch_in_epoch, path=str(path))
         return path
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..data.coco import load_coco_json
 from ..errors import DatasetError
-from ..evaluate import SUMMARY_KEYS, load_results
+from ..evaluate import SUMMARY_KEYS, is_number, load_results
 from ..structures import NUM_KEYPOINTS, OKS_SIGMAS
 
 
@@ -106,7 +106,8 @@ def load_eval_file(path: str | Path) -> EvalRecord:
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+    """A finite real number (:func:`hrgcnet.evaluate.is_number`, not NaN or infinite)."""
+    return is_number(v) and bool(np.isfinite(v))
 
 
 def _ap_value(v, key: str, name: str) -> float | None:
