@@ -25,7 +25,7 @@ from hrgcnet.errors import HRGCNetError
 from hrgcnet.io import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from hrgcnet.models import get_spec, list_models
 from hrgcnet.models.weights import default_weights_path, read_metadata
-from hrgcnet.pipeline import PoseEstimator, PoseResult, parse_input_hw
+from hrgcnet.pipeline import PoseEstimator, PoseResult, parse_input_hw, weights_input_hw
 
 
 log = logging.getLogger("hrgcnet.app")
@@ -156,16 +156,8 @@ def model_card(name: str) -> str:
 def weights_input_size(name: str) -> str | None:
     """The input size (``"HxW"``) the committed weights of ``name`` were trained at, from their metadata."""
     path = default_weights_path(name)
-    if path is None:
-        return None
-    meta = read_metadata(path)
-    for value in (meta.get("input_size"), meta.get("input_hw")):
-        try:
-            h, w = parse_input_hw(value)
-            return f"{h}x{w}"
-        except (HRGCNetError, TypeError, ValueError):
-            continue
-    return None
+    hw = weights_input_hw(path) if path is not None else None
+    return None if hw is None else f"{hw[0]}x{hw[1]}"
 
 
 def default_input_size(name: str) -> str:

@@ -175,6 +175,23 @@ def parse_input_hw(value: Sequence[int] | str) -> tuple[int, int]:
     return h, w
 
 
+def weights_input_hw(path: str | Path) -> tuple[int, int] | None:
+    """The crop size (H, W) a ``.safetensors`` weights file was trained at, from its metadata (``input_size`` or
+    ``input_hw``); None for other files and when the metadata has no valid size."""
+    from .models.weights import read_metadata
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return None
+    meta = read_metadata(path)
+    for value in (meta.get("input_size"), meta.get("input_hw")):
+        try:
+            return parse_input_hw(value)
+        except (UsageError, TypeError, ValueError):
+            continue
+    return None
+
+
 class Deadline:
     """A wall-clock limit started at construction; :meth:`check` raises :class:`TimeLimitError` once it is past."""
 
@@ -223,7 +240,7 @@ class PoseEstimator:
                  precision: str = "auto", max_persons: int | None = DEFAULT_MAX_PERSONS, max_batch: int = 32,
                  oks_nms: bool = True, detector_kwargs: dict | None = None, channels_last: bool = True) -> None:
         from .models import create_model, get_spec
-        from .models.weights import default_weights_path, read_metadata
+        from .models.weights import default_weights_path
 
         self.notes: list[str] = []
         self.model_name = str(model)
@@ -243,9 +260,7 @@ class PoseEstimator:
             weights_path = Path(weights)
         net = create_model(self.model_name, weights=weights_path)
         if input_hw is None:
-            is_safetensors = weights_path is not None and weights_path.suffix == ".safetensors"
-            meta = read_metadata(weights_path) if is_safetensors else {}
-            input_hw = meta.get("input_size") or meta.get("input_hw") or DEFAULT_INPUT_HW
+            input_hw = (weights_input_hw(weights_path) if weights_path is not None else None) or DEFAULT_INPUT_HW
         self.weights = None if weights_path is None else str(weights_path)
         self._setup(net.eval(), parse_input_hw(input_hw), flip_test, refine, precision, max_persons, max_batch,
                     oks_nms, channels_last)

@@ -96,7 +96,8 @@ HRNet's own rows match the official counts (HRNet-W32 {hr['params']:,} params, {
 
 # ---------------------------------------------------------------------------------- Fig. 3
 st.subheader("Fig. 3: AP vs GFLOPs on COCO val, bubble = params")
-size = st.radio("Input size", ["256x192", "384x288"], horizontal=True, key="fig3_size")
+FIG3_SIZES = ["256x192", "384x288"]  # the paper's
+size = st.radio("Input size", FIG3_SIZES, horizontal=True, key="fig3_size")
 points = paper_points(size)
 measured_ap = st.session_state.get("measured_ap", {})  # {input size: {model: {"ap", "source"}}}, from the Evaluation page
 fig = go.Figure()
@@ -135,6 +136,10 @@ if ours:
         f"{label(m)} {measured_ap[size][m]['ap']:.1f} AP ({measured_ap[size][m]['source']})" for m, _ in ours)
         + ". Check the split before comparing with the paper's full COCO val.")
 else:
-    st.info("No measured AP yet: every bubble is a **paper** value. Green triangles along the bottom mark our "
-            "measured GFLOPs of each model (hover for details); a measured AP appears here once an evaluation of "
-            "trained weights is loaded on the Evaluation page.")
+    st.info(f"No measured AP at {size} yet: every bubble is a **paper** value. Green triangles along the bottom "
+            "mark our measured GFLOPs of each model (hover for details); a measured AP appears here once an "
+            "evaluation of trained weights is loaded on the Evaluation page.")
+elsewhere = [(s, m, r) for s, by_model in measured_ap.items() if s not in FIG3_SIZES for m, r in by_model.items()]
+if elsewhere:
+    st.info("Measured at input sizes the paper does not report (not drawn; not comparable with its points): "
+            + "; ".join(f"{label(m)} {r['ap']:.1f} AP at {s} ({r['source']})" for s, m, r in elsewhere) + ".")

@@ -88,12 +88,13 @@ st.markdown("Stem: two stride-2 3×3 convs; **stage 1**: four bottlenecks at 1/4
             "and 3 modules of four BasicBlocks per branch with multi-scale fusion after each module; head: 1×1 conv "
             "to 17 heatmaps. Red markers carry a GC block; diamonds are lightweight (depthwise-separable) "
             "bottlenecks.")
-for name in (a, b):
+shown = list(dict.fromkeys((a, b)))  # one entry when A and B are the same model
+for name in shown:
     st.caption(f"{label(name)}: {preset_description(name)}")
     st.plotly_chart(block_figure(name), width="stretch", key=f"blocks_{name}")
 
 counts = []
-for name in (a, b):
+for name in shown:
     rows = blocks_of(name)
     counts.append({"model": label(name), "blocks": len(rows),
                    "GC blocks": sum(r["gc_ratio"] is not None for r in rows),
@@ -161,15 +162,15 @@ with left:
     st.markdown("""
 * $W_k$ → `conv_mask` (1×1 conv C→1): one logit per position; softmax over all $N_p = H·W$ positions gives
   the **GC attention map** α (query-independent: one map per image and block — see the GC attention page).
-* $\\sum_j \\alpha_j x_j$ → `spatial_pool`: `torch.bmm` of the features (C, H·W) with α (H·W, 1).
-* $W_{v1}$, LN, ReLU, $W_{v2}$ → `channel_add_conv` (C→C·r→C); the last conv starts at zero, so a new block is
-  the identity.
+* $\\sum_j \\alpha_j x_j$ → `spatial_pool`: the features (C, H·W) times α (H·W, 1), a `torch.bmm`, or for
+  channels_last features `attention_pool` on the (H·W, C) view (same function, no layout copy).
+* $W_{v1}$, LN, ReLU, $W_{v2}$ → `transform`, with the parameters of `channel_add_conv` (C→C·r→C) applied as
+  matmuls on (B, C); the last layer starts at zero, so a new block is the identity.
 * The lightweight bottleneck replaces the bottleneck's 3×3 conv by a depthwise 3×3 + pointwise 1×1 and puts the
   GC block before the residual add.""")
 with right:
     st.caption("hrgcnet/layers/gc_block.py")
-    methods = [getattr(GlobalContextBlock, m) for m in ("spatial_pool", "_attention", "forward")
-               if hasattr(GlobalContextBlock, m)]
+    methods = [getattr(GlobalContextBlock, m) for m in ("spatial_pool", "transform", "forward")]
     st.code("\n".join(inspect.getsource(m) for m in methods), language="python")
     st.caption("hrgcnet/layers/lightweight.py")
     st.code(inspect.getsource(LightweightBottleneck.spatial_conv), language="python")

@@ -10,13 +10,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from hrgcnet.analysis.common import (INPUT_SIZES, analysis_estimator, example_images, image_with_keypoints_traces, label, size_text,
-                                     untrained_message)
+from hrgcnet.analysis.common import (INPUT_SIZES, analysis_estimator, default_input_index, example_images,
+                                     image_with_keypoints_traces, input_size_help, label, size_text, untrained_message)
 from hrgcnet.detectors import create_detector
 from hrgcnet.errors import HRGCNetError
 from hrgcnet.io import load_image
 from hrgcnet.models import list_models
-from hrgcnet.pipeline import PoseEstimator
+from hrgcnet.pipeline import DEFAULT_MAX_PERSONS, PoseEstimator
 from hrgcnet.structures import KEYPOINT_NAMES
 
 # A first visit at a page URL runs this file in Streamlit's legacy pages/ mode; hand over to streamlit_app.py's
@@ -37,14 +37,18 @@ def get_detector(name: str):
 
 @st.cache_resource(show_spinner="Building the model…", max_entries=4)
 def get_estimator(model: str, input_hw: tuple[int, int], flip_test: bool) -> PoseEstimator:
-    return analysis_estimator(model, input_hw, flip_test)
+    return analysis_estimator(model, input_hw, flip_test, every_box=True)  # persons line up across models
 
 
 @st.cache_data(show_spinner=False, max_entries=20)
 def detect(image: np.ndarray, detector: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     det = get_detector(detector)
     out = det(image)
-    return out.boxes.astype(np.float64), out.box_scores.astype(np.float64), list(det.notes) + list(out.notes)
+    notes = list(det.notes) + list(out.notes)
+    keep = np.argsort(-out.box_scores, kind="stable")[:DEFAULT_MAX_PERSONS]
+    if len(out.box_scores) > len(keep):
+        notes.append(f"{len(out.box_scores)} persons found; kept the {len(keep)} with the highest box scores")
+    return out.boxes[keep].astype(np.float64), out.box_scores[keep].astype(np.float64), notes
 
 
 @st.cache_data(show_spinner=False, max_entries=20)
@@ -79,19 +83,19 @@ def pick_image() -> np.ndarray | None:
 st.title("Heatmaps")
 st.caption("Per-keypoint heatmaps (1/4 of the input size) of the same person crops for each model, from "
            "`PoseEstimator(..., return_heatmaps=True)`; person boxes from one detector, shared by all models.")
-untrained_warning = st.empty()  # about the models chosen below
+untrained_warning = st.empty()  # about the models chosen below and those whose maps are shown
 
 left, right = st.columns([1, 2])
 with left:
     image = pick_image()
     models = st.multiselect("Models", list_models(), default=["hrnet-w32", "hrgcnet-w32"], format_func=label,
                             max_selections=4)
-    if msg := untrained_message(models):
-        untrained_warning.warning(msg)
     detector = st.selectbox("Person detector", ["ssd", "full", "yolo"],
                             help="ssd: offline SSDLite (OpenVINO); full: the whole image is one person; "
                                  "yolo: Ultralytics weights if present locally, else falls back to ssd.")
-    input_hw = st.selectbox("Input size", INPUT_SIZES, format_func=size_text)
+    first = models[0] if models else "hrgcnet-w32"
+    input_hw = st.selectbox("Input size", INPUT_SIZES, format_func=size_text, index=default_input_index(first),
+                            help=input_size_help(first))
     flip = st.checkbox("Flip test", value=False)
     run = st.button("Run models", type="primary", disabled=image is None or not models)
 
@@ -115,6 +119,8 @@ if run and image is not None:
         st.error(f"The {detector} detector found no person in this image; try the 'full' detector.")
 
 state = st.session_state.get("heatmaps_run")
+if msg := untrained_message(list(dict.fromkeys(models + list(state["outputs"] if state else [])))):
+    untrained_warning.warning(msg)
 if state is None:
     with right:
         st.info("Pick an image and models, then press **Run models**.")

@@ -11,7 +11,8 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from hrgcnet.analysis.attention import attention_stats, summarize_by
-from hrgcnet.analysis.common import INPUT_SIZES, analysis_estimator, example_images, label, size_text, untrained_message
+from hrgcnet.analysis.common import (INPUT_SIZES, analysis_estimator, default_input_index, example_images,
+                                     input_size_help, label, size_text, untrained_message)
 from hrgcnet.detectors import create_detector
 from hrgcnet.errors import HRGCNetError
 from hrgcnet.io import load_image
@@ -72,8 +73,7 @@ st.caption("α = softmax over all H·W positions of the GC block's `conv_mask` l
            "(query-independent), read with `PoseEstimator(..., return_attention=True)` "
            "(`hrgcnet.models.capture_gc_attention`). Statistics: normalised entropy H(α)/log(H·W) (1 = uniform "
            f"average pooling), effective support = share of positions holding {MASS:.0%} of α, peak = max α × H·W.")
-if msg := untrained_message([m for m in list_models() if get_spec(m).family == "hrgcnet"]):
-    st.warning(msg + " An untrained GC block's α is shaped by its random `conv_mask` only.")
+untrained_warning = st.empty()  # about the model chosen below and the one whose maps are shown
 
 gc_models = [m for m in list_models() if get_spec(m).family == "hrgcnet"]
 left, right = st.columns([1, 2])
@@ -82,7 +82,8 @@ with left:
     model = st.selectbox("Model", gc_models, format_func=label)
     detector = st.selectbox("Person detector", ["ssd", "full", "yolo"],
                             help="The highest-scoring person of each image is used.")
-    input_hw = st.selectbox("Input size", INPUT_SIZES, format_func=size_text)
+    input_hw = st.selectbox("Input size", INPUT_SIZES, format_func=size_text, index=default_input_index(model),
+                            help=input_size_help(model))
     run = st.button("Compute attention", type="primary", disabled=not images)
 
 if run:
@@ -99,6 +100,9 @@ if run:
     st.session_state["attention_run"] = {"model": model, "input_hw": input_hw, "images": found}
 
 state = st.session_state.get("attention_run")
+shown_models = [model] if not state or state["model"] == model else [model, state["model"]]
+if msg := untrained_message(shown_models):
+    untrained_warning.warning(msg + " An untrained GC block's α is shaped by its random `conv_mask` only.")
 if not state or not state["images"]:
     with right:
         st.info("Choose images and a model, then press **Compute attention**.")

@@ -12,8 +12,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from hrgcnet.analysis.common import (INPUT_SIZES, analysis_estimator, has_trained_weights, image_with_keypoints_traces,
-                                     label, size_text, untrained_message)
+from hrgcnet.analysis.common import (INPUT_SIZES, analysis_estimator, default_input_index, has_trained_weights,
+                                     image_with_keypoints_traces, input_size_help, label, size_text,
+                                     untrained_message)
 from hrgcnet.analysis.curves import COMMITTED_CURVES, read_curves_csv
 from hrgcnet.analysis.evaluation import (SUMMARY_KEYS, EvalRecord, default_val_split, load_annotations, match_instances,
                                          parse_eval_json, restrict_to_results, subset_with_persons)
@@ -174,7 +175,9 @@ with tab_run:
         n_persons = len(subset_with_persons(gt, None)["images"])
         c1, c2, c3 = st.columns(3)
         models = c1.multiselect("Models", list_models(), default=["hrnet-w32", "hrgcnet-w32"], format_func=label)
-        input_hw = c2.selectbox("Input size", INPUT_SIZES, format_func=size_text)
+        first = models[0] if models else "hrgcnet-w32"
+        input_hw = c2.selectbox("Input size", INPUT_SIZES, format_func=size_text, index=default_input_index(first),
+                                help=input_size_help(first))
         if n_persons > 1:
             max_images = c3.slider("Images (with persons, file order)", 1, n_persons, min(5, n_persons))
         else:  # a slider needs two values to choose from

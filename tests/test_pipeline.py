@@ -257,6 +257,18 @@ def test_weights_file_is_loaded(est, tmp_path):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * float(np.abs(b).max()))
 
 
+@pytest.mark.parametrize("meta, expected", [({"input_size": "128x96"}, (128, 96)),
+                                           ({"input_hw": "[384, 288]"}, (384, 288)),
+                                           ({"input_size": "100x80"}, None), ({}, None)])
+def test_the_input_size_of_a_weights_file_comes_from_its_metadata(tmp_path, meta, expected):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "w.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path), metadata=meta)
+    assert pipeline.weights_input_hw(path) == expected
+    assert pipeline.weights_input_hw(tmp_path / "w.pth") is None  # only safetensors carry metadata
+
+
 class SlowNet(torch.nn.Module):
     """Zero heatmaps after ``delay_s`` per forward pass: a stand-in for a slow network."""
 

@@ -44,16 +44,43 @@ def untrained_message(names: list[str] | None = None) -> str | None:
             "Shapes, costs and timings are real; heatmaps, attention maps and scores are not those of a trained network.")
 
 
-def analysis_estimator(model: str, input_hw: tuple[int, int], flip_test: bool = False):
+def analysis_estimator(model: str, input_hw: tuple[int, int], flip_test: bool = False, every_box: bool = False):
     """The estimator the analysis pages share: fp32 on the CPU (reproducible maps), whole image as the person
-    unless boxes are given, and a fixed seed so an untrained model is the same random init on every run."""
+    unless boxes are given, and a fixed seed so an untrained model is the same random init on every run.
+
+    ``every_box``: one result per given box, in the given order (no OKS-NMS, no person limit), so that the
+    results of several models fed the same boxes line up person by person."""
     import torch
 
     from ..pipeline import PoseEstimator
 
     torch.manual_seed(0)
+    extra = {"oks_nms": False, "max_persons": None} if every_box else {}
     return PoseEstimator(model, weights="default", device="cpu", detector="full", flip_test=flip_test,
-                         input_hw=input_hw, precision="fp32", channels_last=False)
+                         input_hw=input_hw, precision="fp32", channels_last=False, **extra)
+
+
+def trained_input_hw(name: str) -> tuple[int, int] | None:
+    """The crop size (H, W) the committed weights of ``name`` were trained at; None without weights or size."""
+    from ..pipeline import weights_input_hw
+
+    path = default_weights_path(name)
+    return weights_input_hw(path) if path is not None else None
+
+
+def default_input_index(name: str) -> int:
+    """Index in :data:`INPUT_SIZES` of the size a page starts with for ``name``: the size its committed weights
+    were trained at when offered (weights run at another size score far lower), else the paper's 256x192."""
+    hw = trained_input_hw(name)
+    return INPUT_SIZES.index(hw) if hw in INPUT_SIZES else 0
+
+
+def input_size_help(name: str) -> str:
+    """The help text of an input-size choice: the size the committed weights of ``name`` were trained at."""
+    hw = trained_input_hw(name)
+    if hw is None:
+        return "The paper's sizes are 256x192 and 384x288."
+    return f"{label(name)}'s committed weights were trained at {size_text(hw)}; at other sizes they score lower."
 
 
 def example_images() -> list[Path]:

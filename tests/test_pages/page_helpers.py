@@ -26,6 +26,11 @@ def chart_traces(at) -> list[list[dict]]:
     return [json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart")]
 
 
+def chart_titles(at) -> list[str]:
+    """The title of every plotly chart on the page, in order ('' for none)."""
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+
+
 def trace_array(trace: dict, key: str):
     """``trace[key]`` as a NumPy array, also when plotly sent it base64-packed (``{"dtype", "bdata", "shape"}``)."""
     import base64

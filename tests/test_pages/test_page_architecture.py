@@ -17,3 +17,12 @@ def test_blocks_stages_and_breakdown(page):
     no_exception(at)
     assert at.table[0].value.set_index("model").loc["HRGCNet-W32 (Table I)", "GC blocks"] == 48
     assert any("48 GC blocks hold" in m.value for m in at.markdown)
+
+
+def test_the_same_model_as_a_and_b(page):
+    at = page("2_architecture.py").run()
+    by_label(at.selectbox, "Model B").set_value("hrnet-w32")
+    at.run()
+    no_exception(at)
+    assert list(at.table[0].value["model"]) == ["HRNet-W32"]
+    assert any("def transform" in c.value for c in at.code)  # the GC block's code path as it is

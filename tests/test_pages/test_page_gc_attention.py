@@ -34,3 +34,15 @@ def test_attention_maps_and_statistics(page):
     by_label(at.radio, "Colour scale").set_value("per map")
     at.run()
     assert colour_bar_title(at) == "α / max α × brightness"
+
+
+def test_the_untrained_warning_is_about_the_chosen_and_shown_models(page):
+    from hrgcnet.analysis.common import INPUT_SIZES, default_input_index, untrained_message
+
+    at = page("4_gc_attention.py").run()
+    model = by_label(at.selectbox, "Model").value
+    assert by_label(at.selectbox, "Input size").value == INPUT_SIZES[default_input_index(model)]
+    assert bool(at.warning) == (untrained_message([model]) is not None)
+    by_label(at.selectbox, "Model").set_value("hrgcnet-w48")
+    at.run()
+    assert untrained_message(["hrgcnet-w48"]) is None or "hrgcnet-w48" in at.warning[0].value

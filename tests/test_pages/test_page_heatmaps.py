@@ -1,6 +1,7 @@
 import numpy as np
+import pytest
 
-from page_helpers import by_label, chart_traces, no_exception
+from page_helpers import by_label, chart_titles, chart_traces, no_exception
 
 
 def test_heatmaps_side_by_side(page):
@@ -34,3 +35,48 @@ def test_bad_upload_is_an_error_not_a_traceback(page):
     no_exception(at)
     assert any("Cannot use this image" in e.value for e in at.error)
     assert at.button[0].disabled
+
+
+def test_the_input_size_starts_at_the_weights_own(page):
+    from hrgcnet.analysis.common import INPUT_SIZES, default_input_index
+
+    at = page("3_heatmaps.py").run()
+    assert by_label(at.selectbox, "Input size").value == INPUT_SIZES[default_input_index("hrnet-w32")]
+
+
+@pytest.fixture
+def duplicate_boxes(monkeypatch):
+    """The 'full' detector returns a person twice (boxes one pixel apart), as a real detector may; the page's
+    cached detectors and results are cleared before and after."""
+    import streamlit as st
+
+    import hrgcnet.detectors as detectors
+    from hrgcnet.detectors.base import Detections
+
+    class Twice:
+        notes: list = []
+
+        def __call__(self, image, **kwargs):
+            h, w = image.shape[:2]
+            box = np.array([0.1 * w, 0.1 * h, 0.9 * w, 0.9 * h], np.float32)
+            return Detections(np.stack([box, box + [1, 0, 1, 0]]), np.array([0.9, 0.8], np.float32))
+
+    real = detectors.create_detector
+    monkeypatch.setattr(detectors, "create_detector", lambda name: Twice() if name == "full" else real(name))
+    st.cache_resource.clear(), st.cache_data.clear()
+    yield
+    st.cache_resource.clear(), st.cache_data.clear()
+
+
+def test_every_detected_person_has_heatmaps_in_every_model(page, duplicate_boxes):
+    """The models get the same boxes and keep each of them (no OKS-NMS), so person p is the same in all."""
+    at = page("3_heatmaps.py").run()
+    by_label(at.selectbox, "Person detector").set_value("full")
+    by_label(at.selectbox, "Input size").set_value((128, 96))
+    at.button[0].click().run()
+    no_exception(at)
+    assert by_label(at.selectbox, "Person").options == ["person 0", "person 1"]
+    by_label(at.selectbox, "Person").set_value(1)
+    at.run()
+    no_exception(at)
+    assert "heatmaps of person 1" in chart_titles(at)[1]
