@@ -61,10 +61,11 @@ class KeypointDataset(Dataset):
         index, seed = key if isinstance(key, tuple) else (int(key), self.seed + int(key))
         rec = self.records[index]
         rng = np.random.default_rng(seed)
-        image, factor = self.cache.get(rec.image_path)
-        keypoints = rec.keypoints[:, :2] * factor
+        image, origin, zoom = self.cache.get(rec.image_path)
+        keypoints = (rec.keypoints[:, :2] - origin) * zoom
         weights = rec.weights.astype(np.float32)
-        center, scale = box_xyxy_to_center_scale(rec.box[None] * factor, self.input_hw)
+        box = ((rec.box.reshape(2, 2) - origin) * zoom).reshape(1, 4)
+        center, scale = box_xyxy_to_center_scale(box, self.input_hw)
         center, scale = center[0], scale[0]
         rotation, flipped = 0.0, False
         cfg = self.augment
@@ -90,8 +91,8 @@ class KeypointDataset(Dataset):
             "heatmaps": torch.from_numpy(heatmaps),
             "target_weight": torch.from_numpy(target_weight.astype(np.float32)),
             # Back in the stored image's pixels (undo the cache's downscale).
-            "center": torch.from_numpy(np.asarray(center, np.float64) / factor),
-            "scale": torch.from_numpy(np.asarray(scale, np.float64) / factor),
+            "center": torch.from_numpy(np.asarray(center, np.float64) / zoom + origin),
+            "scale": torch.from_numpy(np.asarray(scale, np.float64) / zoom),
             "rotation": rotation,
             "flipped": flipped,
             "image_id": rec.image_id,

@@ -23,22 +23,34 @@ def read_image_rgb(path: str) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def downscale(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
-    """Shrink ``image`` so that its longer side is at most ``max_side``; returns it and the factor (<= 1)."""
+Resized = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def resize_by(image: np.ndarray, factor: float) -> Resized:
+    """Shrink ``image (H, W, 3)`` by ``factor`` (<= 1; INTER_AREA, the filter for shrinking).
+
+    Returns ``(image, origin (2,), zoom (2,))``: a point ``p`` of the input is at ``(p - origin) * zoom`` in the
+    result (pixel centres at integers, as in the training geometry; ``zoom`` per axis, after rounding the size).
+    """
     h, w = image.shape[:2]
-    if not max_side or max(h, w) <= max_side:
-        return image, 1.0
-    factor = max_side / max(h, w)
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    # INTER_AREA: the right filter for shrinking; the exact factors per axis are returned as one mean.
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), factor
+    if size != (w, h):
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    zoom = np.array([size[0] / w, size[1] / h])
+    # cv2.resize maps pixel centres: x' + 0.5 = (x + 0.5) * zoom, i.e. x' = (x - (0.5 / zoom - 0.5)) * zoom.
+    return image, 0.5 / zoom - 0.5, zoom
+
+
+def downscale(image: np.ndarray, max_side: int | None) -> Resized:
+    """Shrink ``image`` so that its longer side is at most ``max_side``: :func:`resize_by`'s triple."""
+    h, w = image.shape[:2]
+    return resize_by(image, max_side / max(h, w) if max_side and max(h, w) > max_side else 1.0)
 
 
 class ImageCache:
-    """Decoded images by path, as ``(image (H, W, 3) uint8 RGB, factor)``.
-
-    ``factor`` is the downscale applied (coordinates of the stored image times ``factor`` are
-    coordinates in the cached one). Without :meth:`preload`, :meth:`get` decodes on every call.
+    """Decoded images by path, as :func:`downscale`'s ``(image (H, W, 3) uint8 RGB, origin (2,), zoom (2,))``:
+    a point ``p`` of the stored image is at ``(p - origin) * zoom`` in the cached one. Without :meth:`preload`,
+    :meth:`get` decodes on every call.
 
     Args:
         max_side: downscale cached images to this longer side (None: keep full size).
@@ -46,14 +58,14 @@ class ImageCache:
 
     def __init__(self, max_side: int | None = None) -> None:
         self.max_side = max_side
-        self._images: dict[str, tuple[np.ndarray, float]] = {}
+        self._images: dict[str, Resized] = {}
 
     def __len__(self) -> int:
         return len(self._images)
 
     @property
     def nbytes(self) -> int:
-        return sum(img.nbytes for img, _ in self._images.values())
+        return sum(item[0].nbytes for item in self._images.values())
 
     def preload(self, paths: Iterable[str], threads: int = 2) -> None:
         """Decode every path once (cv2 releases the GIL, so threads overlap)."""
@@ -62,9 +74,9 @@ class ImageCache:
             for path, item in zip(todo, pool.map(self._load, todo)):
                 self._images[path] = item
 
-    def _load(self, path: str) -> tuple[np.ndarray, float]:
+    def _load(self, path: str) -> Resized:
         return downscale(read_image_rgb(path), self.max_side)
 
-    def get(self, path: str) -> tuple[np.ndarray, float]:
+    def get(self, path: str) -> Resized:
         item = self._images.get(path)
         return item if item is not None else self._load(path)

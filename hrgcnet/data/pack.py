@@ -30,7 +30,7 @@ from ..geometry import box_xyxy_to_center_scale
 from ..structures import PIXEL_STD
 from .augment import AugmentConfig
 from .coco import DataSpec, load_coco_json, load_records
-from .images import read_image_rgb
+from .images import read_image_rgb, resize_by
 
 #: Annotation fields holding flat ``x, y, third`` triplets in image pixels (COCO keypoints, the LSPET teacher's
 #: keypoints and LSP's extra joints); a triplet whose third value is 0 and whose x, y are 0 stays as it is.
@@ -69,13 +69,8 @@ def crop_region(image: np.ndarray, region: np.ndarray, factor: float) -> tuple[n
     sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
     if sx1 > sx0 and sy1 > sy0:
         out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
-    size = (max(1, round(out.shape[1] * factor)), max(1, round(out.shape[0] * factor)))
-    if size != (out.shape[1], out.shape[0]):
-        out = cv2.resize(out, size, interpolation=cv2.INTER_AREA)
-    zoom = np.array([size[0] / (x1 - x0), size[1] / (y1 - y0)])
-    # cv2.resize maps pixel centres: x' + 0.5 = (x + 0.5) * zoom; folded into the origin.
-    origin = np.array([x0, y0], np.float64) + 0.5 - 0.5 / zoom
-    return out, origin, zoom
+    out, origin, zoom = resize_by(out, factor)
+    return out, origin + [x0, y0], zoom
 
 
 def map_annotation(ann: dict, origin: np.ndarray, zoom: np.ndarray, box_xyxy: np.ndarray, image_id: int) -> dict:

@@ -117,3 +117,20 @@ def test_normalize_images():
     assert torch.allclose(y, (x.float() / 255 - mean) / std, atol=1e-5)
     cl = normalize_images(x.contiguous(memory_format=torch.channels_last))
     assert cl.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_downscale_maps_pixel_centres_exactly():
+    """A point of the stored image lands at ``(p - origin) * zoom`` in the cached one, per axis (the mean factor
+    ``x * f`` is off by up to half a cached pixel)."""
+    from hrgcnet.data.images import downscale
+
+    image = np.zeros((301, 401, 3), np.uint8)
+    image[100:104, 200:204] = 255  # a 4x4 block centred at x 201.5, y 101.5
+    small, origin, zoom = downscale(image, 100)
+    assert small.shape[:2] == (75, 100) and zoom.tolist() == [100 / 401, 75 / 301]
+    ys, xs = np.mgrid[:small.shape[0], :small.shape[1]]
+    mass = small[..., 0].astype(np.float64)
+    centroid = np.array([(xs * mass).sum(), (ys * mass).sum()]) / mass.sum()
+    np.testing.assert_allclose(centroid, (np.array([201.5, 101.5]) - origin) * zoom, atol=0.02)
+    same, origin, zoom = downscale(image, 401)
+    assert same is image and origin.tolist() == [0, 0] and zoom.tolist() == [1, 1]
