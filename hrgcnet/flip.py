@@ -2,8 +2,13 @@
 
 The network also sees the horizontally flipped crop; its heatmaps are flipped back, the left/right
 channels are swapped (``FLIP_INDICES``), the result is shifted one heatmap pixel to the right
-(the official ``SHIFT_HEATMAP``, which compensates the half-pixel misalignment of flipping an
-even-width grid), and it is averaged with the plain heatmaps.
+(the official ``SHIFT_HEATMAP``), and it is averaged with the plain heatmaps.
+
+The shift over-corrects (as the UDP paper, Huang et al. 2020, points out): with heatmap pixel ``j`` at crop
+pixel ``4 j``, a crop pixel ``x`` is at ``W - 1 - x`` in the flipped crop, so the flipped-back peak lies at
+``x / 4 - 0.75``; shifted by one it lies at ``x / 4 + 0.25``, and the average leans to the right, by up to
+1/8 heatmap pixel (half a crop pixel) for a smooth peak. This module keeps the official behaviour, which the
+paper's numbers use.
 
 Shapes: ``heatmaps (N, K, h, w)`` torch tensors; ``crops (N, 3, H, W)``.
 """
