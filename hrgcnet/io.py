@@ -50,8 +50,10 @@ def load_image(source: ImageSource, *, color: str = "rgb") -> np.ndarray:
     return load_image_with_notes(source, color=color)[0]
 
 
-def load_image_with_notes(source: ImageSource, *, color: str = "rgb") -> tuple[np.ndarray, list[str]]:
-    """:func:`load_image` that also returns notes (list of str) on the conversions applied."""
+def load_image_with_notes(source: ImageSource, *, color: str = "rgb",
+                          name: str | None = None) -> tuple[np.ndarray, list[str]]:
+    """:func:`load_image` that also returns notes (list of str) on the conversions applied; ``name`` (e.g. an
+    upload's file name) starts the notes and errors of encoded bytes instead of "image bytes"."""
     if color not in ("rgb", "bgr"):
         raise ImageError(f"color must be 'rgb' or 'bgr', got {color!r}")
     notes: list[str] = []
@@ -61,7 +63,7 @@ def load_image_with_notes(source: ImageSource, *, color: str = "rgb") -> tuple[n
         image = _from_pil(source, notes, label="PIL image")
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
-        image = _from_bytes(data, notes, label="image bytes")
+        image = _from_bytes(data, notes, label=name or "image bytes")
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         image = _from_bytes(_read_file(path), notes, label=str(path))

@@ -14,7 +14,7 @@ from hrgcnet.analysis.common import (INPUT_SIZES, analysis_estimator, default_in
                                      image_with_keypoints_traces, input_size_help, label, size_text, untrained_message)
 from hrgcnet.detectors import create_detector
 from hrgcnet.errors import HRGCNetError
-from hrgcnet.io import load_image
+from hrgcnet.io import load_image_with_notes
 from hrgcnet.models import list_models
 from hrgcnet.pipeline import DEFAULT_MAX_PERSONS, PoseEstimator
 from hrgcnet.structures import KEYPOINT_NAMES
@@ -66,18 +66,21 @@ def pick_image() -> np.ndarray | None:
     source = st.radio("Image", ["example", "upload"] if examples else ["upload"], horizontal=True,
                       format_func={"example": "example image", "upload": "upload your own"}.get)
     if source == "example":
-        data = st.selectbox("Example", examples, format_func=lambda p: p.name)
+        data, name = st.selectbox("Example", examples, format_func=lambda p: p.name), None
     else:
         up = st.file_uploader("Image file", type=UPLOAD_TYPES)
         if up is None:
             st.info("Upload an image (JPEG, PNG, WebP, BMP or TIFF).")
             return None
-        data = up.getvalue()
+        data, name = up.getvalue(), up.name
     try:
-        return load_image(data)
+        image, notes = load_image_with_notes(data, name=name)
     except HRGCNetError as exc:
         st.error(f"Cannot use this image: {exc}")
         return None
+    for note in notes:  # e.g. EXIF rotation applied, alpha dropped
+        st.caption(f"Note: {note}")
+    return image
 
 
 st.title("Heatmaps")

@@ -15,7 +15,7 @@ from hrgcnet.analysis.common import (INPUT_SIZES, analysis_estimator, default_in
                                      input_size_help, label, size_text, untrained_message)
 from hrgcnet.detectors import create_detector
 from hrgcnet.errors import HRGCNetError
-from hrgcnet.io import load_image
+from hrgcnet.io import load_image, load_image_with_notes
 from hrgcnet.models import get_spec, list_models
 from hrgcnet.pipeline import PoseEstimator
 
@@ -62,9 +62,12 @@ def pick_images() -> dict[str, np.ndarray]:
         images[src.name] = load_image(src)
     for up in uploads or []:
         try:
-            images[up.name] = load_image(up.getvalue())
+            images[up.name], notes = load_image_with_notes(up.getvalue(), name=up.name)
         except HRGCNetError as exc:
-            st.error(f"{up.name}: {exc}")
+            st.error(str(exc))  # starts with the file name
+            continue
+        for note in notes:  # e.g. EXIF rotation applied, alpha dropped
+            st.caption(f"Note: {note}")
     return images
 
 

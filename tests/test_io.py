@@ -48,6 +48,10 @@ def test_exif_orientation_is_applied_and_noted():
     expected = np.rot90(arr, k=-1)  # 90 degrees clockwise
     assert np.abs(out.astype(int) - expected.astype(int)).mean() < 4  # JPEG noise only
     assert any("EXIF orientation" in n for n in notes)
+    _, notes = load_image_with_notes(_encode(pil, "JPEG", exif=exif), name="phone.jpg")  # an upload's name
+    assert notes[0].startswith("phone.jpg: turned upright")
+    with pytest.raises(ImageError, match="^phone.jpg: not an image file"):
+        load_image_with_notes(b"not an image", name="phone.jpg")
 
 
 def test_grayscale_palette_and_cmyk_become_rgb():

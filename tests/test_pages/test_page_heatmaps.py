@@ -80,3 +80,21 @@ def test_every_detected_person_has_heatmaps_in_every_model(page, duplicate_boxes
     at.run()
     no_exception(at)
     assert "heatmaps of person 1" in chart_titles(at)[1]
+
+
+def test_an_upload_says_what_loading_changed(page):
+    import io
+
+    from PIL import Image
+
+    pil = Image.fromarray(np.full((60, 40, 3), 128, np.uint8))
+    exif = pil.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    buf = io.BytesIO()
+    pil.save(buf, format="JPEG", exif=exif)
+    at = page("3_heatmaps.py").run()
+    by_label(at.radio, "Image").set_value("upload")
+    at.run()
+    at.file_uploader[0].set_value(("phone.jpg", buf.getvalue(), "image/jpeg")).run()
+    no_exception(at)
+    assert any("phone.jpg: turned upright by its EXIF orientation tag" in c.value for c in at.caption)
