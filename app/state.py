@@ -21,7 +21,6 @@ import cv2
 import numpy as np
 
 from hrgcnet.detectors import Detector, create_detector, detector_label
-from hrgcnet.errors import HRGCNetError
 from hrgcnet.io import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from hrgcnet.models import get_spec, list_models
 from hrgcnet.models.weights import default_weights_path, read_metadata
