@@ -24,7 +24,7 @@ from hrgcnet.detectors import Detector, create_detector, detector_label
 from hrgcnet.io import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from hrgcnet.models import get_spec, list_models
 from hrgcnet.models.weights import default_weights_path, read_metadata
-from hrgcnet.pipeline import PoseEstimator, PoseResult, parse_input_hw, weights_input_hw
+from hrgcnet.pipeline import PoseEstimator, PoseResult, parse_input_hw, trained_input_hw
 
 
 log = logging.getLogger("hrgcnet.app")
@@ -154,8 +154,7 @@ def model_card(name: str) -> str:
 
 def weights_input_size(name: str) -> str | None:
     """The input size (``"HxW"``) the committed weights of ``name`` were trained at, from their metadata."""
-    path = default_weights_path(name)
-    hw = weights_input_hw(path) if path is not None else None
+    hw = trained_input_hw(name)
     return None if hw is None else f"{hw[0]}x{hw[1]}"
 
 

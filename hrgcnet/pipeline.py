@@ -192,6 +192,23 @@ def weights_input_hw(path: str | Path) -> tuple[int, int] | None:
     return None
 
 
+def highest_scores(box_scores: np.ndarray, max_persons: int | None) -> tuple[np.ndarray, str | None]:
+    """Indices of the persons kept, highest box score first (at most ``max_persons``; None: all), and a note
+    for the user when some were dropped."""
+    order = np.argsort(-np.asarray(box_scores), kind="stable")
+    if max_persons is None or len(order) <= max_persons:
+        return order, None
+    return order[:max_persons], f"{len(order)} persons found; kept the {max_persons} with the highest box scores"
+
+
+def trained_input_hw(model_name: str) -> tuple[int, int] | None:
+    """The crop size (H, W) the committed weights of ``model_name`` were trained at; None without weights or size."""
+    from .models.weights import default_weights_path
+
+    path = default_weights_path(model_name)
+    return weights_input_hw(path) if path is not None else None
+
+
 class Deadline:
     """A wall-clock limit started at construction; :meth:`check` raises :class:`TimeLimitError` once it is past."""
 
@@ -444,10 +461,8 @@ class PoseEstimator:
             else:
                 b, s = _check_boxes(boxes, box_scores, (int(img.shape[0]), int(img.shape[1])))
             timings["detect_ms"] = (time.perf_counter() - t0) * 1000
-            order = np.argsort(-s, kind="stable")
-            if self.max_persons is not None and len(order) > self.max_persons:
-                notes.append(f"{len(order)} persons found; kept the {self.max_persons} with the highest box scores")
-                order = order[: self.max_persons]
+            order, note = highest_scores(s, self.max_persons)
+            notes += [note] if note else []
             b, s = b[order], s[order]
 
             if deadline is not None:

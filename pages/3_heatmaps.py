@@ -16,7 +16,7 @@ from hrgcnet.detectors import create_detector
 from hrgcnet.errors import HRGCNetError
 from hrgcnet.io import load_image_with_notes
 from hrgcnet.models import list_models
-from hrgcnet.pipeline import DEFAULT_MAX_PERSONS, PoseEstimator
+from hrgcnet.pipeline import DEFAULT_MAX_PERSONS, PoseEstimator, highest_scores
 from hrgcnet.structures import KEYPOINT_NAMES
 
 # A first visit at a page URL runs this file in Streamlit's legacy pages/ mode; hand over to streamlit_app.py's
@@ -44,10 +44,8 @@ def get_estimator(model: str, input_hw: tuple[int, int], flip_test: bool) -> Pos
 def detect(image: np.ndarray, detector: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     det = get_detector(detector)
     out = det(image)
-    notes = list(det.notes) + list(out.notes)
-    keep = np.argsort(-out.box_scores, kind="stable")[:DEFAULT_MAX_PERSONS]
-    if len(out.box_scores) > len(keep):
-        notes.append(f"{len(out.box_scores)} persons found; kept the {len(keep)} with the highest box scores")
+    keep, note = highest_scores(out.box_scores, DEFAULT_MAX_PERSONS)
+    notes = list(det.notes) + list(out.notes) + ([note] if note else [])
     return out.boxes[keep].astype(np.float64), out.box_scores[keep].astype(np.float64), notes
 
 

@@ -60,23 +60,19 @@ def analysis_estimator(model: str, input_hw: tuple[int, int], flip_test: bool = 
                          input_hw=input_hw, precision="fp32", channels_last=False, **extra)
 
 
-def trained_input_hw(name: str) -> tuple[int, int] | None:
-    """The crop size (H, W) the committed weights of ``name`` were trained at; None without weights or size."""
-    from ..pipeline import weights_input_hw
-
-    path = default_weights_path(name)
-    return weights_input_hw(path) if path is not None else None
-
-
 def default_input_index(name: str) -> int:
     """Index in :data:`INPUT_SIZES` of the size a page starts with for ``name``: the size its committed weights
     were trained at when offered (weights run at another size score far lower), else the paper's 256x192."""
+    from ..pipeline import trained_input_hw
+
     hw = trained_input_hw(name)
     return INPUT_SIZES.index(hw) if hw in INPUT_SIZES else 0
 
 
 def input_size_help(name: str) -> str:
     """The help text of an input-size choice: the size the committed weights of ``name`` were trained at."""
+    from ..pipeline import trained_input_hw
+
     hw = trained_input_hw(name)
     if hw is None:
         return "The paper's sizes are 256x192 and 384x288."

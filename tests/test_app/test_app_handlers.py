@@ -50,7 +50,10 @@ def fake_weights(tmp_path, monkeypatch, with_weights: dict[str, dict]):
     paths = {}
     for name, meta in with_weights.items():
         paths[name] = save_weights({"w": torch.zeros(1)}, tmp_path / f"{name}.safetensors", metadata=meta)
-    monkeypatch.setattr(state, "default_weights_path", lambda name: paths.get(name))
+    import hrgcnet.models.weights
+
+    for module in (state, hrgcnet.models.weights):  # the app's and the library's lookup of committed weights
+        monkeypatch.setattr(module, "default_weights_path", lambda name: paths.get(name))
 
 
 def test_without_any_weights_two_untrained_models_are_offered(tmp_path, monkeypatch):
