@@ -133,7 +133,9 @@ with st.expander("Learning curves of the default weights (validation AP vs sampl
         st.caption("Periodic validation of the training runs of the default weights on coco/val.json (ground-truth "
                    "boxes, flip test), identical recipe for both models; written by `hrgcnet curves RUN_DIR... --out "
                    "hrgcnet/weights/learning_curves.csv`. Each training cycle restarts its step count (hover: cycle, "
-                   "step within it). See hrgcnet/weights/README.md.")
+                   "step within it). Later runs from these weights (128x96 and 256x192) ended no measurably "
+                   "better; their end points are in hrgcnet/weights/README.md, \"Best reached, and the flattened "
+                   "curve\".")
 
 split = default_val_split()
 c1, c2 = st.columns(2)
