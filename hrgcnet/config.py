@@ -42,7 +42,9 @@ class TrainConfig:
     ``cache_images`` decodes every image once before training (``cache_max_side`` shrinks them).
     Targets: ``input_size`` "HxW", Gaussian ``sigma`` in heatmap pixels, ``unbiased`` (DARK) encoding.
     Validation: COCO AP on ``val_ann`` with ground-truth boxes every ``val_every`` epochs (0: only at the
-    end; ``val_ann: null``: never); ``val_max_images`` limits it.
+    end; ``val_ann: null``: never); ``val_max_images`` limits it; ``val_subsets`` are annotation files whose
+    images are all in ``val_ann`` (e.g. val.json inside dev.json), each scored from the same predictions;
+    ``val_keep_weights`` writes the validated weights of every validation next to ``best.safetensors``.
     Optimisation: Adam ``lr``; ``lr_schedule`` ``"multistep"`` (x ``lr_factor`` at the epochs in
     ``lr_steps``) or ``"cosine"`` (to ``lr * cosine_final_factor`` at the end); linear warm-up over
     ``warmup_steps``; ``batch_size`` per process; ``ema_decay`` > 0 keeps an exponential moving average of the
@@ -70,6 +72,8 @@ class TrainConfig:
     val_every: int = 10
     val_flip: bool = True
     val_max_images: int | None = None
+    val_subsets: list[str] = field(default_factory=list)
+    val_keep_weights: bool = False
     batch_size: int = 32
     workers: int = 2
     epochs: int = 210

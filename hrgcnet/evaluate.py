@@ -147,6 +147,14 @@ def evaluate_coco(results: str | Path | Results, ann: str | Path | object) -> di
     return {k: (None if stats[i] < 0 else float(stats[i])) for k, i in _STATS_INDEX.items()}
 
 
+def evaluate_subset(results: str | Path | Results, ann: str | Path | object) -> dict[str, float | None]:
+    """:func:`evaluate_coco` of the results on ``ann``'s images only (``ann`` a subset of the images scored,
+    e.g. val.json's within dev.json's predictions)."""
+    coco_gt = load_coco_gt(ann)
+    images = set(coco_gt.getImgIds())
+    return evaluate_coco([r for r in load_results(results) if r["image_id"] in images], coco_gt)
+
+
 def per_keypoint_oks(results: str | Path | Results, ann: str | Path | object) -> dict[str, dict[str, float]]:
     """How well each keypoint is localised on the persons that the standard evaluation found.
 

@@ -3,10 +3,11 @@ channels_last, DDP through torchrun, periodic validation AP, checkpoints and bit
 
 A run directory holds ``config.yaml`` (the full :class:`~hrgcnet.config.TrainConfig`), ``log.jsonl`` (one
 JSON object per line: ``start``, ``train`` every ``log_every`` steps, ``val`` (and ``val_model``, see below),
-``checkpoint``, ``replan``, ``ema_start``, ``end``), ``last.pt`` (model, optimizer, scheduler, grad scaler,
+``val_subset`` per ``val_subsets`` file, ``checkpoint``, ``replan``, ``ema_start``, ``end``), ``last.pt`` (model, optimizer, scheduler, grad scaler,
 the weights' EMA when ``ema_decay`` is set, epoch/step, sampler position and the RNG states of python, numpy
 and torch; readable with ``torch.load(weights_only=True)``) and ``best.safetensors`` (the weights with the best
-validation AP, with metadata). With ``ema_decay`` the validated and exported weights are the EMA's
+validation AP, with metadata; with ``val_keep_weights`` also ``val_stepNNNNNNN.safetensors`` at every
+validation, so that two runs can be compared and exported at the same step). With ``ema_decay`` the validated and exported weights are the EMA's
 (:mod:`hrgcnet.ema`); the trained model's own AP is logged too (``val_model`` events).
 
 Resuming (``resume=True``) restores all of that and continues the same schedule: the sampler yields the
@@ -393,7 +394,9 @@ class Trainer:
             ap = summary["AP"] if summary["AP"] is not None else 0.0
             if ap > s.best_ap:
                 s.best_ap = ap
-                self.export_best(weights, summary)
+                self.export(weights, summary, BEST_NAME)
+            if cfg.val_keep_weights:
+                self.export(weights, summary, f"val_step{s.step:07d}.safetensors")
             self._print(f"val @ step {s.step}: " + " ".join(f"{k} {v:.3f}" for k, v in summary.items()
                                                           if v is not None))
         barrier()
@@ -401,22 +404,27 @@ class Trainer:
 
     def _evaluate(self, event: str, model: torch.nn.Module) -> dict:
         """AP of ``model`` on the validation set, logged as ``event``."""
-        from .evaluate import evaluate_model
+        from .evaluate import evaluate_model, evaluate_subset
 
         cfg, s = self.cfg, self.state
         images = cfg.val_images or str(Path(cfg.val_ann).parent / "images")
         t0 = time.perf_counter()
-        summary, _ = evaluate_model(model, cfg.val_ann, images, cfg.input_hw, flip_test=cfg.val_flip,
-                                    max_images=cfg.val_max_images, refine="dark" if cfg.unbiased else "quarter",
-                                    channels_last=cfg.channels_last)
+        summary, results = evaluate_model(model, cfg.val_ann, images, cfg.input_hw, flip_test=cfg.val_flip,
+                                          max_images=cfg.val_max_images,
+                                          refine="dark" if cfg.unbiased else "quarter",
+                                          channels_last=cfg.channels_last)
         self.log.write(event, step=s.step, epoch=s.epoch, seconds=round(time.perf_counter() - t0, 2), **summary)
+        for ann in cfg.val_subsets:
+            self.log.write(f"{event}_subset", step=s.step, epoch=s.epoch, ann=ann,
+                           **evaluate_subset(results, ann))
         return summary
 
-    def export_best(self, model: torch.nn.Module, summary: dict) -> Path:
+    def export(self, model: torch.nn.Module, summary: dict, name: str) -> Path:
+        """Write ``model``'s weights (fp16 safetensors) with the run's metadata and ``summary`` as ``name``."""
         from .models.weights import save_weights
 
         cfg = self.cfg
-        return save_weights(model, self.run_dir / BEST_NAME, metadata={
+        return save_weights(model, self.run_dir / name, metadata={
             "model": cfg.model, "input_size": cfg.input_size, "input_hw": list(cfg.input_hw),
             "sigma": cfg.sigma, "unbiased": cfg.unbiased,
             "data": [d.ann for d in cfg.train_data], "val_ann": cfg.val_ann,

@@ -124,18 +124,18 @@ with st.expander("Learning curves of the default weights (validation AP vs sampl
             curves[f"{k} (%)"] = 100 * curves[k]
         curves["run"] = curves["model"] + " " + curves["input_size"]
         # each training cycle restarts its step count: number the cycles, so a step is read within its cycle
-        curves["cycle"] = curves.groupby("run")["step"].transform(lambda s: (s.diff() <= 0).cumsum() + 1)
-        fig = px.line(curves, x="samples_seen", y="AP (%)", color="run", markers=True,
+        curves["cycle"] = curves.groupby(["run", "split"])["step"].transform(lambda s: (s.diff() <= 0).cumsum() + 1)
+        fig = px.line(curves, x="samples_seen", y="AP (%)", color="run", line_dash="split", markers=True,
                       hover_data=["cycle", "step", "AP50 (%)", "AR (%)"],
                       labels={"samples_seen": "training samples seen", "step": "step (within its cycle)"})
         fig.update_layout(height=320, legend=dict(orientation="h", y=-0.3))
         st.plotly_chart(fig, width="stretch", key="learning_curves")
-        st.caption("Periodic validation of the training runs of the default weights on coco/val.json (ground-truth "
-                   "boxes, flip test), identical recipe for both models; written by `hrgcnet curves RUN_DIR... --out "
-                   "hrgcnet/weights/learning_curves.csv`. Each training cycle restarts its step count (hover: cycle, "
-                   "step within it). Later runs from these weights (128x96 and 256x192) ended no measurably "
-                   "better; their end points are in hrgcnet/weights/README.md, \"Best reached, and the flattened "
-                   "curve\".")
+        st.caption("Periodic validation of the training runs of the default weights (ground-truth boxes, flip "
+                   "test) on coco/val.json (68 persons, `val`) and, from the training campaign on, coco/dev.json "
+                   "(204 persons, `dev`: val.json plus 45 images), identical recipe for both models; written by "
+                   "`hrgcnet curves RUN_DIR... --out hrgcnet/weights/learning_curves.csv`. Each training cycle "
+                   "restarts its step count (hover: cycle, step within it). The campaign's stretches and the runs "
+                   "that were not committed are in docs/training/campaign.md and hrgcnet/weights/README.md.")
 
 split = default_val_split()
 c1, c2 = st.columns(2)

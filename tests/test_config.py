@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -25,6 +27,17 @@ def test_every_bundled_config_loads():
         assert isinstance(cfg.augment, AugmentConfig) and all(isinstance(d, DataSpec) for d in cfg.train_data)
     cpu = load_config("hrgcnet_w32_128x96_cpu")
     assert cpu.input_hw == (128, 96) and [d.weight for d in cpu.train_data] == [0.6, 0.4]
+
+
+def test_the_campaign_trains_the_cpu_recipe_on_one_continuing_schedule():
+    """scripts/campaign.sh's config: the CPU recipe's data, targets and augmentation; a constant rate (no
+    milestones, no cosine) with a weight average; dev.json validated, val.json scored inside it."""
+    cpu, campaign = load_config("hrgcnet_w32_128x96_cpu"), load_config("campaign_128x96_cpu")
+    same = ("input_size", "sigma", "unbiased", "train_data", "samples_per_epoch", "augment", "batch_size", "amp")
+    assert {k: getattr(campaign, k) for k in same} == {k: getattr(cpu, k) for k in same}
+    assert (campaign.lr_schedule, campaign.lr_steps, campaign.ema_decay) == ("multistep", [], 0.998)
+    assert campaign.epochs * campaign.samples_per_epoch > 100_000_000  # only bounds the run
+    assert campaign.val_ann.endswith("coco/dev.json") and [Path(a).name for a in campaign.val_subsets] == ["val.json"]
 
 
 def test_round_trip(tmp_path):

@@ -9,8 +9,8 @@ import pytest
 from hrgcnet.cli import main
 from hrgcnet.errors import DatasetError, UsageError
 from hrgcnet.evaluate import (SUMMARY_KEYS, _ap_of_draw, _run_cocoeval, coco_from_dict, evaluate_coco, format_table,
-                              gt_boxes_by_image, limit_images, load_coco_gt, load_results, paired_bootstrap,
-                              per_keypoint_oks, predict_coco)
+                              evaluate_subset, gt_boxes_by_image, limit_images, load_coco_gt, load_results,
+                              paired_bootstrap, per_keypoint_oks, predict_coco)
 from hrgcnet.structures import KEYPOINT_NAMES
 
 
@@ -78,6 +78,16 @@ def test_perturbed_results_match_pycocotools(coco_val, tmp_path):
     assert per_k["nose"]["oks"] < per_k["left_hip"]["oks"] < 1.0
     table = format_table(summary, per_k)
     assert "AP50" in table and "right_ankle" in table
+
+
+def test_a_subset_is_scored_on_its_own_images(coco_val, shared_data):
+    """val.json's persons inside dev.json's predictions: perfect on val.json's images, perturbed on the rest.
+    The val.json subset scores exactly what its own predictions score alone (1.0); the whole file less."""
+    dev, val = shared_data / "coco" / "dev.json", coco_val[0]
+    val_images = {img["id"] for img in json.loads(val.read_text())["images"]}
+    results = [r if r["image_id"] in val_images else perturbed([r], sigma=8.0)[0] for r in gt_as_results(dev)]
+    assert evaluate_subset(results, val) == evaluate_coco([r for r in results if r["image_id"] in val_images], val)
+    assert evaluate_subset(results, val)["AP"] == 1.0 and evaluate_coco(results, dev)["AP"] < 0.9
 
 
 def test_empty_and_bad_results(coco_val, tmp_path):

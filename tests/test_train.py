@@ -160,6 +160,28 @@ def test_ema_weights_are_validated_exported_and_resumed(tiny_coco, tmp_path):
     assert "ema" in torch.load(plain / "last.pt", weights_only=True)
 
 
+def test_validation_scores_each_subset_from_the_same_predictions(tiny_coco, tmp_path):
+    """``val_subsets`` (val.json inside dev.json): each is logged at every validation (the whole file as a subset
+    scores exactly the validation's AP), and the learning curves get one row per split; ``val_keep_weights`` keeps
+    each validation's weights."""
+    from hrgcnet.analysis.curves import curves_from_run
+
+    ann, images = tiny_coco
+    data = json.loads(ann.read_text())
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({**data, "images": data["images"][:1]}))
+    cfg = _resume_config(images, ann, val_ann=str(ann), val_images=str(images), val_every=0, val_flip=False,
+                         val_subsets=[str(ann), str(one)], val_keep_weights=True)
+    train(cfg, tmp_path / "run")
+    assert (tmp_path / "run" / "val_step0000006.safetensors").is_file()
+    log = read_log(tmp_path / "run")
+    val = next(r for r in log if r["event"] == "val")
+    subsets = {r["ann"]: r for r in log if r["event"] == "val_subset"}
+    assert set(subsets) == {str(ann), str(one)} and subsets[str(one)]["step"] == val["step"] == 6
+    assert {k: subsets[str(ann)][k] for k in ("AP", "AR")} == {k: val[k] for k in ("AP", "AR")}
+    assert [(r["split"], r["step"]) for r in curves_from_run(tmp_path / "run")] == [("one", 6), (ann.stem, 6)]
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_sigterm_saves_a_checkpoint_and_stops(tiny_coco, tmp_path, monkeypatch, workers):
     """SIGTERM (``kill`` of a nohup run, or ``pkill -f "hrgcnet train"``, which signals the DataLoader workers too)

@@ -1,7 +1,8 @@
 """Learning curves: validation AP against samples seen, read from training runs' ``log.jsonl``.
 
 A run directory (``hrgcnet train --run-dir``) holds ``config.yaml`` and ``log.jsonl``; each periodic validation
-is a ``"val"`` event with the step and the COCO summary. Samples seen = step x batch size x world size, plus the
+is a ``"val"`` event with the step and the COCO summary on the config's ``val_ann``, and a ``"val_subset"`` event per
+``val_subsets`` file. A row's ``split`` is the annotation file's stem (``val``, ``dev``). Samples seen = step x batch size x world size, plus the
 samples its initial weights had seen (both from the run's ``"start"`` events). The default weights' curves are
 committed as :data:`COMMITTED_CURVES` (``hrgcnet curves RUN_DIR... --out`` writes it), read by the Streamlit
 evaluation page; runs whose earlier cycles' folders are gone are joined to those cycles' rows in it
@@ -17,7 +18,9 @@ from pathlib import Path
 from ..errors import DatasetError
 from .evaluation import SUMMARY_KEYS
 
-COLUMNS: tuple[str, ...] = ("model", "input_size", "step", "samples_seen", *SUMMARY_KEYS)
+COLUMNS: tuple[str, ...] = ("model", "input_size", "split", "step", "samples_seen", *SUMMARY_KEYS)
+#: The split of rows in CSVs written before the ``split`` column (they all validated on coco/val.json).
+LEGACY_SPLIT = "val"
 #: The learning curves of the committed default weights (package data, next to the weights' model card).
 COMMITTED_CURVES = Path(__file__).resolve().parents[1] / "weights" / "learning_curves.csv"
 
@@ -36,7 +39,7 @@ def curves_from_run(run_dir: str | Path) -> list[dict]:
         raise DatasetError(f"{run} is not a training run directory (needs config.yaml and log.jsonl)")
     cfg = load_config(run / "config.yaml")
     world_size, samples_before = 1, 0
-    rows: dict[int, dict] = {}
+    rows: dict[tuple[str, int], dict] = {}
     for number, line in enumerate(log.read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -47,12 +50,13 @@ def curves_from_run(run_dir: str | Path) -> list[dict]:
         if event.get("event") == "start":
             world_size = int(event.get("world_size") or 1)
             samples_before = int(event.get("samples_before") or 0)
-        elif event.get("event") == "val":
+        elif event.get("event") in ("val", "val_subset"):
             step = int(event["step"])
-            rows[step] = {"model": cfg.model, "input_size": cfg.input_size, "step": step,
+            split = Path(event.get("ann") or cfg.val_ann or LEGACY_SPLIT).stem
+            rows[split, step] = {"model": cfg.model, "input_size": cfg.input_size, "split": split, "step": step,
                           "samples_seen": samples_before + step * cfg.batch_size * world_size,
                           **{k: round(float(event[k]), 4) for k in SUMMARY_KEYS if event.get(k) is not None}}
-    return [rows[s] for s in sorted(rows)]
+    return [rows[k] for k in sorted(rows, key=lambda k: (k[1], k[0]))]
 
 
 def merge_curves(row_lists: list[list[dict]]) -> list[dict]:
@@ -69,7 +73,7 @@ def merge_curves(row_lists: list[list[dict]]) -> list[dict]:
     first = {}
     for row in rows:
         first.setdefault(row["model"], len(first))
-    return sorted(rows, key=lambda r: (first[r["model"]], r["samples_seen"]))
+    return sorted(rows, key=lambda r: (first[r["model"]], r["samples_seen"], r["split"]))
 
 
 def _same(value):
@@ -115,14 +119,14 @@ def read_curves_csv(path: str | Path = COMMITTED_CURVES) -> list[dict]:
         return []
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
-        missing = set(COLUMNS) - set(reader.fieldnames or [])
+        missing = set(COLUMNS) - set(reader.fieldnames or []) - {"split"}
         if missing:
             raise DatasetError(f"{path.name}: not a learning-curve CSV (missing columns {', '.join(sorted(missing))})")
-        return [{k: _parse(k, v) for k, v in row.items() if k in COLUMNS} for row in reader]
+        return [{"split": LEGACY_SPLIT, **{k: _parse(k, v) for k, v in row.items() if k in COLUMNS}} for row in reader]
 
 
 def _parse(column: str, value: str | None) -> str | int | float | None:
-    if column in ("model", "input_size"):
+    if column in ("model", "input_size", "split"):
         return value
     if value in ("", None):
         return None

@@ -11,7 +11,7 @@ from ..errors import DatasetError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("curves", help="learning curves (val AP vs samples seen) of training runs",
+    p = subparsers.add_parser("curves", help="learning curves (validation AP vs samples seen, per split) of training runs",
                               description="Reads the periodic validations in RUN_DIR/log.jsonl of each run, and "
                                           "the rows of earlier curves from CSV files (runs whose folders are gone); "
                                           "each model's rows come out together, in samples-seen order.")
@@ -23,9 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rows = merge_curves([_rows(source) for source in args.sources])
-    print(f"{'model':<20} {'input':<8} {'step':>7} {'samples':>9} " + " ".join(f"{k:>6}" for k in SUMMARY_KEYS))
+    print(f"{'model':<20} {'input':<8} {'split':<6} {'step':>7} {'samples':>9} " + " ".join(f"{k:>6}" for k in SUMMARY_KEYS))
     for r in rows:
-        print(f"{r['model']:<20} {r['input_size']:<8} {r['step']:>7} {r['samples_seen']:>9} "
+        print(f"{r['model']:<20} {r['input_size']:<8} {r['split']:<6} {r['step']:>7} {r['samples_seen']:>9} "
               + " ".join(f"{_number(r.get(k)):>6.3f}" for k in SUMMARY_KEYS))
     if args.out:
         print(f"wrote {write_curves_csv(rows, args.out)} ({len(rows)} rows)")

@@ -17,7 +17,8 @@ from ..errors import UsageError
 
 #: Config keys that may change when resuming (they do not change what is trained).
 RESUME_SAFE_KEYS = frozenset({"max_minutes", "stop_after_steps", "checkpoint_minutes", "progress", "log_every",
-                              "workers", "device", "cache_images", "val_max_images", "ema_decay"})
+                              "workers", "device", "cache_images", "val_max_images", "ema_decay", "val_every",
+                              "val_subsets", "val_keep_weights"})
 
 #: CLI flag -> config key for the common settings (everything else: ``--set key=value``).
 FLAG_KEYS = {

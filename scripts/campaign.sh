@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The training campaign (issue "campaign"): hrgcnet-w32 and hrnet-w32, identical recipe
+# (hrgcnet/configs/campaign_128x96_cpu.yaml), side by side, one thread each, in the background under nice.
+#   bash scripts/campaign.sh MINUTES     start or resume both runs; they stop by themselves after MINUTES
+#                                        (with a checkpoint), e.g. the session's length minus 25 minutes
+#   bash scripts/campaign.sh --stop      stop both now (each finishes its step and writes last.pt), then report
+#   bash scripts/campaign.sh --report    this stretch's row for the campaign log (docs/training/campaign.md;
+#                                        SINCE=2026-12-07T01:50 for a stretch stopped and resumed since then)
+#   bash scripts/campaign.sh --compare   both models at the last step both validated, as int8, vs the committed
+#                                        files on dev.json and val.json (paired bootstrap): the commit rule's input
+# A start resumes RUNS_ROOT/campaign/<model>/last.pt when the run folder survived (same schedule, same sample
+# order); otherwise it starts from the committed weights (hrgcnet/weights/<model>.safetensors), which carry the
+# samples they had seen. Such a restart seeds the sampler with the default model's samples seen, so that a new
+# stretch draws new samples and augmentations instead of replaying the last one's; both models get the same seed.
+# Each start appends the machine (CPU model and flags) to RUNS_ROOT/campaign/stretches.jsonl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS_ROOT=${RUNS_ROOT:-/work/runs}
+PY=${PY:-.venv/bin/python}
+CAMPAIGN="$RUNS_ROOT/campaign"
+MODELS=(hrgcnet-w32 hrnet-w32)
+PATTERN="hrgcnet train .*$CAMPAIGN/"
+
+# SINCE=YYYY-MM-DDTHH:MM (UTC) reports a stretch that was stopped and resumed from its first start on.
+report() { "$PY" scripts/campaign_report.py ${SINCE:+--since "$SINCE"} "$CAMPAIGN" "${MODELS[@]}"; }
+
+case "${1:-}" in
+  --report) report; exit 0 ;;
+  --stop)
+    if pkill -TERM -f "$PATTERN"; then
+      echo "stopping: waiting for the runs to write last.pt"
+      while pgrep -f "$PATTERN" >/dev/null; do sleep 2; done
+    fi
+    report; exit 0 ;;
+  --compare)
+    # Both models' weights at the last step both validated, int8 as they would be committed, against the
+    # committed files on dev.json (paired bootstrap over images) and on val.json.
+    step=$(for m in "${MODELS[@]}"; do ls "$CAMPAIGN/$m" | sed -n 's/^val_step0*\([0-9][0-9]*\)\.safetensors$/\1/p'; done \
+           | sort -n | uniq -c | awk -v n=${#MODELS[@]} '$1 == n {s = $2} END {print s}')
+    [ -n "$step" ] || { echo "no step validated by every model yet" >&2; exit 2; }
+    out="$CAMPAIGN/compare/step$step"
+    mkdir -p "$out"
+    echo "step $step: int8 exports and predictions in $out"
+    for m in "${MODELS[@]}"; do
+      new="$out/$m.int8.safetensors"
+      [ -f "$new" ] || "$PY" -m hrgcnet weights export "$CAMPAIGN/$m/val_step$(printf %07d "$step").safetensors" \
+        --model "$m" --dtype int8 --out "$new" >/dev/null
+      for split in dev val; do
+        ann=../shared/data/coco/$split.json
+        base="$CAMPAIGN/compare/committed-$(git hash-object "hrgcnet/weights/$m.safetensors" | cut -c1-12)-$m-$split.json"
+        [ -f "$base" ] || "$PY" -m hrgcnet eval --ann "$ann" --model "$m" --boxes gt --out "$base" --no-progress \
+          >/dev/null
+        echo "== $m, $split.json: campaign step $step (int8) vs committed"
+        "$PY" -m hrgcnet eval --ann "$ann" --model "$m" --weights "$new" --boxes gt --out "$out/$m-$split.json" \
+          --compare "$base" --no-progress | grep -E "^AP |difference|interval|better" || true
+      done
+    done
+    exit 0 ;;
+  ''|-*) sed -n '2,14p' "$0" >&2; exit 2 ;;
+esac
+MINUTES=$1
+if pgrep -f "$PATTERN" >/dev/null; then
+  echo "the campaign is already running (pgrep -af '$PATTERN'); stop it first with --stop" >&2; exit 2
+fi
+[ -d ../shared/data ] || { echo "../shared/data not found: the campaign trains on it" >&2; exit 2; }
+mkdir -p "$CAMPAIGN"
+
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'amx_bf16|amx_tile|avx512_bf16|avx512f|avx2' \
+        | tr '\n' ' ' | sed 's/ $//')
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+echo "machine: $cpu; $(nproc) cores; flags: ${flags:-none of amx/avx512/avx2}"
+
+seed=$("$PY" - <<'EOF'
+from safetensors import safe_open
+meta = safe_open("hrgcnet/weights/hrgcnet-w32.safetensors", "np").metadata() or {}
+print(int(meta.get("samples_seen", 0)))
+EOF
+)
+starts=()
+for model in "${MODELS[@]}"; do
+  run="$CAMPAIGN/$model"
+  if [ -f "$run/last.pt" ]; then
+    args=(--resume "$run")
+    starts+=("\"$model\": \"resume\"")
+  else
+    rm -rf "$run"  # a run folder without a checkpoint holds nothing to continue
+    args=(--config campaign_128x96_cpu --model "$model" --run-dir "$run" --seed "$seed"
+          --init-from "hrgcnet/weights/$model.safetensors")
+    starts+=("\"$model\": \"committed weights, seed $seed\"")
+  fi
+  OMP_NUM_THREADS=1 nohup nice -n 5 "$PY" -m hrgcnet train "${args[@]}" --max-minutes "$MINUTES" --no-progress \
+    >> "$run.out" 2>&1 &
+  echo "$model: pid $! -> $run ($run.out)"
+done
+printf '{"event": "start", "time": "%s", "minutes": %s, "cpu": "%s", "flags": "%s", "cores": %s, %s}\n' \
+  "$(date -u +%FT%TZ)" "$MINUTES" "$cpu" "$flags" "$(nproc)" "$(IFS=,; echo "${starts[*]}")" \
+  >> "$CAMPAIGN/stretches.jsonl"
