@@ -217,14 +217,32 @@ def _timings(run: Run) -> str:
             f"{t.get('pose_ms', 0):.0f} ms · decode {t.get('decode_ms', 0):.0f} ms")
 
 
-def _notes(run: Run, extra: list[str]) -> str:
+def count_line(run: Run, box_thr: float) -> str:
+    """How many persons are drawn of how many the detector found, e.g. "**3 people shown of 13 found** (box score
+    ≥ 0.50); poses for 10 of them (see below); lower the box score threshold to show more." The notes below say why
+    persons have no pose (the person cap, OKS-NMS duplicates)."""
+    res = run.result
+    kept = len(res)
+    found = max(kept, res.detected if res.detected is not None else kept)
+    if found == 0:
+        return "**Nobody found** (try another detector, or draw a box)."
+    shown = len(_shown(run, box_thr))
+    people = "person" if shown == 1 else "people"
+    line = f"**{shown} {people} shown of {found} found** (box score ≥ {float(box_thr):.2f})"
+    if kept < found:
+        line += f"; poses for {kept} of them (see below)"
+    if shown < kept:
+        line += "; lower the box score threshold to show more"
+    return line + "."
+
+
+def _notes(run: Run, box_thr: float) -> str:
     lines = []
     if run.untrained:
         lines.append(f"⚠️ **{get_spec(run.model).label} runs with untrained weights: keypoints are noise.**")
-    n = len(run.result)
-    lines.append(f"{n} person(s) found" + ("" if n else " (try another detector, or draw a box)") + ".")
+    lines.append(count_line(run, box_thr))
     seen = set()
-    for note in list(run.result.notes) + extra:
+    for note in list(run.result.notes) + list(run.load_notes):
         if note not in seen and not note.startswith("untrained weights"):
             seen.add(note)
             lines.append(f"- {note}")
@@ -277,34 +295,36 @@ def predict(image: str | None, model: str, input_size: str, detector: str, flip_
     image_id = image_id_from_file_name(Path(source).name) or 0
     run = Run(result=result, display=display, display_scale=scale, model=model, input_size=input_size,
               flip_test=bool(flip_test), detector="boxes" if detector == "boxes" else state.detector_text(det),
-              untrained=loaded.untrained, source=source, image_id=image_id)
+              untrained=loaded.untrained, source=source, image_id=image_id, load_notes=list(load_notes))
     session = Session(run=run)
     overlay = _draw(run, kpt_thr, box_thr, show_boxes, label)
     json_path, png_path = _downloads(run, overlay, box_thr)
-    notes = load_notes  # the detector's notes (e.g. a fallback) are in result.notes
     people = _person_choices(run)
     blocks = _block_choices(run)
     person_update = gr.update(choices=people, value=people[0][1] if people else None)
     block_update = gr.update(choices=blocks, value=blocks[0] if blocks else None)
-    return (overlay, _persons_table(run, kpt_thr, box_thr), _timings(run), _notes(run, notes), json_path, png_path,
+    return (overlay, _persons_table(run, kpt_thr, box_thr), _timings(run), _notes(run, box_thr), json_path, png_path,
             session, person_update, block_update)
 
 
 @user_errors
 def redraw(session: Session | None, kpt_thr: float, box_thr: float, show_boxes: bool, label: str
-           ) -> tuple[np.ndarray, pd.DataFrame, str, str]:
+           ) -> tuple[np.ndarray, pd.DataFrame, str, str, str, np.ndarray | None]:
     """Redraw the cached result with new thresholds / display options (no network call).
 
+    Returns the overlay, the persons table, the COCO JSON and PNG paths, the notes (their first line counts the
+    persons shown at ``box_thr``) and the merged heatmaps of the shown persons on the image (None without persons).
     Without cached results (before any run, or after they expired: ``STATE_TTL_S`` after the last write) there
     is nothing to redraw: every output is left as it is and a warning (not an error) says why.
     """
     if session is None or session.run is None:
         gr.Warning(f"Nothing redrawn: {no_results_message()}.")
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     run = session.run
     overlay = _draw(run, kpt_thr, box_thr, show_boxes, label)
     json_path, png_path = _downloads(run, overlay, box_thr)
-    return overlay, _persons_table(run, kpt_thr, box_thr), json_path, png_path
+    on_image = _heatmaps_on_image(run, box_thr) if len(run.result) and run.result.heatmaps is not None else None
+    return overlay, _persons_table(run, kpt_thr, box_thr), json_path, png_path, _notes(run, box_thr), on_image
 
 
 # ---------------------------------------------------------------------------------------- compare
@@ -406,23 +426,25 @@ def clear_compare() -> tuple[None, None, pd.DataFrame, None, str]:
 # --------------------------------------------------------------------------------------- heatmaps
 
 @user_errors
-def heatmaps(session: Session | None, person: int | None) -> tuple[go.Figure, np.ndarray, np.ndarray]:
-    """One person's heatmaps: an interactive 17-keypoint grid, the merged overlay on the crop, and every
-    person's merged heatmaps on the image."""
+def heatmaps(session: Session | None, person: int | None, box_thr: float = state.BOX_THRESHOLD
+             ) -> tuple[go.Figure, np.ndarray, np.ndarray]:
+    """One person's heatmaps: an interactive 17-keypoint grid, the merged overlay on the crop, and the merged
+    heatmaps on the image of the persons the overlay shows (box score >= ``box_thr``)."""
     run = _need_run(session)
-    return _heatmap_outputs(run, _person(run, person))
+    return _heatmap_outputs(run, _person(run, person), box_thr)
 
 
 @user_errors
-def heatmaps_after_predict(session: Session | None, person: int | None) -> tuple[Any, Any, Any]:
+def heatmaps_after_predict(session: Session | None, person: int | None, box_thr: float = state.BOX_THRESHOLD
+                           ) -> tuple[Any, Any, Any]:
     """:func:`heatmaps` for the step after 'Estimate poses': empty outputs instead of an error when nobody was
     found (the notes already say so), so that no old image's heatmaps stay."""
     if session is None or session.run is None or len(session.run.result) == 0:
         return None, None, None
-    return _heatmap_outputs(session.run, _person(session.run, person))
+    return _heatmap_outputs(session.run, _person(session.run, person), box_thr)
 
 
-def _heatmap_outputs(run: Run, i: int) -> tuple[go.Figure, np.ndarray, np.ndarray]:
+def _heatmap_outputs(run: Run, i: int, box_thr: float) -> tuple[go.Figure, np.ndarray, np.ndarray]:
     res = run.result
     hm = res.heatmaps[i]  # (K, h, w)
     cols = 6
@@ -443,8 +465,12 @@ def _heatmap_outputs(run: Run, i: int) -> tuple[go.Figure, np.ndarray, np.ndarra
     fig.update_layout(coloraxis=dict(colorscale="Jet"), height=230 * rows, margin=dict(l=10, r=10, t=40, b=10),
                       title=f"person #{i}: heatmaps ({hm.shape[1]}x{hm.shape[2]}, 1/4 of the {run.input_size} crop)")
     merged = viz.heatmap_overlay(res.crops[i], hm)
-    on_image = viz.heatmaps_on_image(run.display, _scaled_result(run))
-    return fig, merged, on_image
+    return fig, merged, _heatmaps_on_image(run, box_thr)
+
+
+def _heatmaps_on_image(run: Run, box_thr: float) -> np.ndarray:
+    """The merged heatmaps of the persons shown at ``box_thr`` (the overlay's persons), on the display image."""
+    return viz.heatmaps_on_image(run.display, _scaled_result(run).select(_shown(run, box_thr)))
 
 
 def _scaled_result(run: Run):

@@ -91,7 +91,7 @@ def process_frame(frame: np.ndarray | None, live: LiveState | None, model: str, 
     Args:
         frame: ``(H, W, 3)`` uint8 RGB (or None before the camera starts).
         live: this session's state (None at the first frame).
-        detector: ``yolo``, ``ssd`` or ``full`` (``boxes`` means ``full`` here).
+        detector: ``auto``, ``yolo``, ``nanodet``, ``ssd`` or ``full`` (``boxes`` means ``full`` here).
         session_key: identifies the session for frame skipping (Gradio's session hash).
 
     Returns:

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "predict": "predict",
     "train": "train",
     "eval": "evaluate",
+    "eval-boxes": "eval_boxes",
     "curves": "curves",
     "bench": "bench",
     "weights": "weights",

@@ -6,7 +6,7 @@ Note:
 
 Example::
 
-    est = PoseEstimator("hrgcnet-w32", detector="yolo")
+    est = PoseEstimator("hrgcnet-w32")   # detector "auto": YOLO when its weights are available, else NanoDet-g
     res = est("photo.jpg", return_heatmaps=True)
     res.keypoints            # (N, 17, 3) x, y, score in image pixels
     res.to_coco_json(1)      # COCO keypoint results
@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .codecs import MSRAHeatmap
-from .detectors import Detector, create_detector, valid_boxes
+from .detectors import DEFAULT_DETECTOR, Detector, create_detector, valid_boxes
 from .errors import TimeLimitError, UsageError
 from .flip import flip_test as run_flip_test
 from .geometry import box_xyxy_to_center_scale, heatmap_to_image_coords, warp_crop
@@ -58,6 +58,8 @@ class PoseResult:
         attention: ``{block_name: (N, h_b, w_b)}`` float32 GC attention maps when requested, else None.
         crops: ``(N, H, W, 3)`` uint8 RGB crops when requested, else None.
         notes: messages for the user (untrained weights, detector fallback, persons dropped, ...).
+        detected: boxes the detector found (or that were given) before the ``max_persons`` cap and OKS-NMS; at
+            least ``N``. None for results built without it.
     """
 
     boxes: np.ndarray
@@ -73,6 +75,7 @@ class PoseResult:
     attention: dict[str, np.ndarray] | None = None
     crops: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    detected: int | None = None
 
     def __len__(self) -> int:
         return int(self.boxes.shape[0])
@@ -237,8 +240,10 @@ class PoseEstimator:
         weights: ``"default"`` (the committed weights of ``model``; random init with
             ``untrained=True`` and a note when there are none), None (random init), or a path.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``.
-        detector: ``"yolo"``, ``"ssd"``, ``"full"``, a COCO JSON path (``boxes``) or a detector object.
-            ``yolo`` falls back to ``ssd``, then ``full``, when it cannot load (noted in every result).
+        detector: ``"auto"`` (default: ``yolo`` when its weights are here or can be downloaded, else ``nanodet``,
+            without a note), ``"yolo"``, ``"nanodet"``, ``"ssd"``, ``"full"``, a COCO JSON path (``boxes``) or a
+            detector object. A named detector that cannot load falls back to ``nanodet``, ``ssd``, then ``full``
+            (noted in every result).
         flip_test: average with the flipped crop (official flip test with the one-pixel shift).
         input_hw: crop size (H, W); default: the weights' metadata ``input_size``, else 256x192.
         refine: heatmap decoding, ``"quarter"`` (official), ``"dark"`` or ``"none"``.
@@ -252,7 +257,7 @@ class PoseEstimator:
     """
 
     def __init__(self, model: str = "hrgcnet-w32", weights: str | os.PathLike | None = "default",
-                 device: str | torch.device | None = "auto", detector: str | Detector = "yolo",
+                 device: str | torch.device | None = "auto", detector: str | Detector = DEFAULT_DETECTOR,
                  flip_test: bool = True, input_hw: Sequence[int] | str | None = None, refine: str = "quarter",
                  precision: str = "auto", max_persons: int | None = DEFAULT_MAX_PERSONS, max_batch: int = 32,
                  oks_nms: bool = True, detector_kwargs: dict | None = None, channels_last: bool = True) -> None:
@@ -339,7 +344,7 @@ class PoseEstimator:
             self.notes.extend(getattr(detector, "notes", []))  # e.g. "yolo unavailable, using ssd"
             return detector
         kwargs = dict(kwargs or {})
-        if detector == "yolo":
+        if detector in ("auto", "yolo", "nanodet"):
             kwargs.setdefault("device", str(self.device))
         det = create_detector(detector, **kwargs)
         self.notes.extend(det.notes)
@@ -461,6 +466,7 @@ class PoseEstimator:
             else:
                 b, s = _check_boxes(boxes, box_scores, (int(img.shape[0]), int(img.shape[1])))
             timings["detect_ms"] = (time.perf_counter() - t0) * 1000
+            detected = len(b)
             order, note = highest_scores(s, self.max_persons)
             notes += [note] if note else []
             b, s = b[order], s[order]
@@ -487,7 +493,7 @@ class PoseEstimator:
             instance_scores=instance_scores, center=center, scale=scale, input_hw=self.input_hw,
             image_hw=image_hw, timings=timings,
             heatmaps=heatmaps if return_heatmaps else None, attention=attention,
-            crops=crops if return_crops else None, notes=notes)
+            crops=crops if return_crops else None, notes=notes, detected=detected)
         if self.oks_nms and len(result) > 1:
             keep = np.sort(oks_nms(keypoints, instance_scores, areas_from_scale(scale), OKS_NMS_THRESHOLD))
             if len(keep) < len(result):

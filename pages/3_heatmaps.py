@@ -91,9 +91,11 @@ with left:
     image = pick_image()
     models = st.multiselect("Models", list_models(), default=["hrnet-w32", "hrgcnet-w32"], format_func=label,
                             max_selections=4)
-    detector = st.selectbox("Person detector", ["ssd", "full", "yolo"],
-                            help="ssd: offline SSDLite (OpenVINO); full: the whole image is one person; "
-                                 "yolo: Ultralytics weights if present locally, else falls back to ssd.")
+    detector = st.selectbox("Person detector", ["auto", "nanodet", "ssd", "full", "yolo"],
+                            help="auto: YOLO when its weights are available, else NanoDet-g; nanodet: offline "
+                                 "NanoDet-g (committed weights); ssd: offline SSDLite (OpenVINO, weaker); full: the "
+                                 "whole image is one person; yolo: Ultralytics weights if present locally, else "
+                                 "falls back to nanodet.")
     first = models[0] if models else "hrgcnet-w32"
     input_hw = st.selectbox("Input size", INPUT_SIZES, format_func=size_text, index=default_input_index(first),
                             help=input_size_help(first))

@@ -83,7 +83,7 @@ left, right = st.columns([1, 2])
 with left:
     images = pick_images()
     model = st.selectbox("Model", gc_models, format_func=label)
-    detector = st.selectbox("Person detector", ["ssd", "full", "yolo"],
+    detector = st.selectbox("Person detector", ["auto", "nanodet", "ssd", "full", "yolo"],
                             help="The highest-scoring person of each image is used.")
     input_hw = st.selectbox("Input size", INPUT_SIZES, format_func=size_text, index=default_input_index(model),
                             help=input_size_help(model))

@@ -45,7 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=10, help="requests per client")
     p.add_argument("--smoke", action="store_true", help="3 clients x 2 requests, 128x96 without flip test")
     p.add_argument("--model", default="hrgcnet-w32")
-    p.add_argument("--detector", default="yolo", help="yolo (falls back to ssd offline), ssd or full")
+    p.add_argument("--detector", default="auto",
+                   help="auto (yolo when its weights are available, else nanodet), yolo, nanodet, ssd or full")
     p.add_argument("--input-size", default="256x192")
     p.add_argument("--no-flip", action="store_true")
     p.add_argument("--max-rss-growth-mb", type=float, default=200.0)

@@ -108,6 +108,15 @@ def test_yolo_offline_falls_back_and_says_so(photos, monkeypatch, tmp_path, caps
     assert "note: detector 'yolo' unavailable" in captured.err and "YOLO_OFFLINE" in captured.err
 
 
+def test_default_detector_offline_is_nanodet_without_a_note(photos, monkeypatch, capsys):
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
+    rc = main(["predict", str(photos / TWO_PERSONS), *FAST])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "unavailable" not in captured.err  # offline, NanoDet-g is the normal detector, not a fallback
+    assert re.search(r": 2 person\(s\), detect", captured.out), captured.out
+
+
 def test_console_script_exit_code_and_progress_bar(photos):
     proc = subprocess.run([sys.executable, "-m", "hrgcnet", "predict", str(photos), "--detector", "full",
                            "--weights", "none", "--input-size", "128x96", "--no-flip", "--device", "cpu"],

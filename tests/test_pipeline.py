@@ -165,6 +165,7 @@ def test_max_persons_keeps_the_highest_box_scores(est, monkeypatch):
     np.testing.assert_allclose(res.box_scores, [0.9, 0.8])
     np.testing.assert_allclose(res.boxes, [boxes[1], boxes[3]])
     assert any("kept the 2 with the highest box scores" in n for n in res.notes)
+    assert res.detected == 5 and res.select([0]).detected == 5  # what the app's "N shown of M found" counts
 
 
 def test_select_keeps_fields_aligned(est):

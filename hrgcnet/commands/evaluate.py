@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="weights file (.safetensors/.pth, e.g. runs/NAME/best.safetensors); default: the committed "
                         "weights; none: untrained")
     p.add_argument("--boxes", default=None,
-                   help="gt (ground-truth boxes of all persons; the default), a COCO detections JSON, yolo, ssd or full")
+                   help="gt (ground-truth boxes of all persons; the default), a COCO detections JSON, auto, yolo, "
+                        "nanodet, ssd or full")
     p.add_argument("--no-flip", action="store_true", help="no flip test")
     p.add_argument("--input-size", default=None, help="crop size HxW (default: from the weights, else 256x192)")
     p.add_argument("--refine", default="quarter", choices=("quarter", "dark", "none"), help="sub-pixel decoding")
@@ -126,12 +127,13 @@ def run(args: argparse.Namespace) -> int:
 
         images = Path(args.images) if args.images else ann.parent / "images"
         boxes_opt = args.boxes or "gt"
-        if boxes_opt in ("gt", "yolo", "ssd", "full"):
+        if boxes_opt in ("gt", "auto", "yolo", "nanodet", "ssd", "full"):
             detector, boxes = ("full", "gt") if boxes_opt == "gt" else (boxes_opt, "detector")
         elif boxes_opt.lower().endswith(".json"):
             detector, boxes = "full", boxes_opt
         else:
-            raise UsageError(f"--boxes must be gt, yolo, ssd, full or a detections .json file, got {boxes_opt!r}")
+            raise UsageError(f"--boxes must be gt, auto, yolo, nanodet, ssd, full or a detections .json file, "
+                             f"got {boxes_opt!r}")
         weights = args.weights or "default"
         est = PoseEstimator(model=args.model or "hrgcnet-w32", weights=None if weights == "none" else weights,
                             device=args.device, detector=detector, flip_test=not args.no_flip,

@@ -32,8 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="hrgcnet-w32", help="model name (see `hrgcnet models`); default hrgcnet-w32")
     p.add_argument("--weights", default="default",
                    help="weights file (.safetensors/.pth); default: the model's committed weights, else untrained")
-    p.add_argument("--detector", default="yolo",
-                   help="yolo (falls back to ssd/full offline), ssd, full, or a COCO boxes JSON file; default yolo")
+    p.add_argument("--detector", default="auto",
+                   help="auto (yolo when its weights are here or can be downloaded, else nanodet), yolo (falls back "
+                        "to nanodet offline, with a note), nanodet (offline), ssd, full, or a COCO boxes JSON file; "
+                        "default auto")
     p.add_argument("--yolo-weights", default=None, help="YOLO weights for --detector yolo (default yolo11n.pt)")
     p.add_argument("--no-flip", action="store_true", help="disable the flip test (about 2x faster)")
     p.add_argument("--input-size", default=None, help="HxW crop size, e.g. 256x192 (default: from the weights)")

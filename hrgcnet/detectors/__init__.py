@@ -1,11 +1,16 @@
 """Person detectors for the top-down pipeline.
 
 A detector is a callable ``detector(image, *, image_id=None, file_name=None) -> Detections`` on an
-``(H, W, 3)`` uint8 RGB image, with a ``name`` and a list of ``notes`` for the user. Four exist:
+``(H, W, 3)`` uint8 RGB image, with a ``name`` and a list of ``notes`` for the user. Five exist, and a
+choice between two of them:
 
+* ``auto`` (the default): ``yolo`` when its weights are on this machine or can be downloaded (online), else
+  ``nanodet``, with no note: offline, NanoDet-g is the normal detector, not a fallback.
 * ``yolo``: Ultralytics YOLO, person class (:class:`YoloDetector`); needs its weights (downloaded
-  when online).
-* ``ssd``: SSDLite-MobileNetV2 via OpenVINO on CPU, offline and weak (:class:`SSDLiteDetector`).
+  when online). Chosen explicitly and unavailable, it falls back to ``nanodet`` with a note.
+* ``nanodet``: NanoDet-g in PyTorch with committed weights, offline (``hrgcnet.detectors.nanodet``); person-box
+  AP 0.41 on ``coco/val.json`` (``hrgcnet eval-boxes``).
+* ``ssd``: SSDLite-MobileNetV2 via OpenVINO on CPU, offline and weak (``hrgcnet.detectors.ssd``; AP 0.18).
 * ``full``: the whole image is one person (:class:`FullImageDetector`).
 * ``boxes``: user boxes or a COCO JSON file (:class:`BoxesDetector`).
 """
@@ -24,9 +29,11 @@ from .base import Detections, valid_boxes
 from .boxes import BoxesDetector, boxes_xywh_to_xyxy, image_id_from_file_name
 from .full import FullImageDetector
 
-DETECTOR_NAMES: tuple[str, ...] = ("yolo", "ssd", "full", "boxes")
-#: Detectors tried, in order, when ``yolo`` cannot be loaded.
-DEFAULT_FALLBACK: tuple[str, ...] = ("ssd", "full")
+DETECTOR_NAMES: tuple[str, ...] = ("auto", "yolo", "nanodet", "ssd", "full", "boxes")
+#: The detector of ``PoseEstimator``, ``hrgcnet predict`` and the app unless one is chosen.
+DEFAULT_DETECTOR = "auto"
+#: Detectors tried, in order, when the chosen one cannot be loaded (each with a note saying why).
+DEFAULT_FALLBACK: tuple[str, ...] = ("nanodet", "ssd", "full")
 
 
 class Detector(Protocol):
@@ -38,16 +45,23 @@ class Detector(Protocol):
 
 
 def create_detector(name: str, *, fallback: Sequence[str] | None = DEFAULT_FALLBACK, **kwargs) -> Detector:
-    """Build detector ``name`` (``yolo``, ``ssd``, ``full``, ``boxes``, or a path to a COCO JSON file).
+    """Build detector ``name`` (``auto``, ``yolo``, ``nanodet``, ``ssd``, ``full``, ``boxes``, or a path to a COCO
+    JSON file).
+
+    Offline, nothing here waits on the network for long: ``yolo`` stops at once when an offline variable is set
+    (``YOLO_OFFLINE``, ``HF_HUB_OFFLINE``, ``HRGCNET_OFFLINE``) and otherwise after a DNS probe of at most
+    :data:`hrgcnet.detectors.yolo.ONLINE_PROBE_TIMEOUT_S` seconds.
 
     Args:
-        name: detector name; a path ending in ``.json`` means ``boxes`` with that file.
+        name: detector name; a path ending in ``.json`` means ``boxes`` with that file. ``auto``: ``yolo`` when
+            it can be loaded, else ``nanodet`` (no note); only when both fail does it fall back, with a note.
         fallback: detectors tried in order when ``name`` cannot be built (missing weights offline,
             missing package); the returned detector's ``notes`` say why, and a warning is issued.
             None raises instead.
         **kwargs: passed to the detector (``weights``, ``min_score``, ``device`` for ``yolo``;
-            ``min_score`` for ``ssd``; ``boxes``/``box_scores``/``path`` for ``boxes``).
-            Arguments a fallback does not take are dropped for it.
+            ``min_score``, ``device`` for ``nanodet``; ``min_score`` for ``ssd``;
+            ``boxes``/``box_scores``/``path`` for ``boxes``). Arguments a detector does not take are dropped
+            for it; ``weights`` goes to ``yolo`` only (``nanodet_weights`` to ``nanodet``).
 
     Raises:
         UsageError: unknown name or bad arguments; the error of ``name`` when every fallback fails too.
@@ -56,6 +70,11 @@ def create_detector(name: str, *, fallback: Sequence[str] | None = DEFAULT_FALLB
         return BoxesDetector(path=name, **_only(kwargs, ("min_score",)))
     if name not in DETECTOR_NAMES:
         raise UsageError(f"unknown detector {name!r}; choose from {', '.join(DETECTOR_NAMES)} or a COCO JSON path")
+    if name == "auto":
+        try:
+            return _build("yolo", kwargs)
+        except HRGCNetError:
+            name = "nanodet"  # no YOLO weights here (offline): NanoDet is the normal choice, not a fallback
     try:
         return _build(name, kwargs)
     except HRGCNetError as exc:
@@ -89,6 +108,13 @@ def _build(name: str, kwargs: dict) -> Detector:
         from .ssd import SSDLiteDetector
 
         return SSDLiteDetector(**_only(kwargs, ("min_score", "graph_path")))
+    if name == "nanodet":
+        from .nanodet import NanoDetDetector
+
+        options = _only(kwargs, ("min_score", "device", "nms_iou", "max_det", "input_side"))
+        if "nanodet_weights" in kwargs:
+            options["weights"] = kwargs["nanodet_weights"]
+        return NanoDetDetector(**options)
     from .yolo import YoloDetector
 
     return YoloDetector(**_only(kwargs, ("weights", "min_score", "iou", "imgsz", "device", "max_det")))
@@ -101,6 +127,7 @@ def detector_label(detector: Detector) -> str:
 
 
 __all__ = [
-    "DETECTOR_NAMES", "DEFAULT_FALLBACK", "BoxesDetector", "Detections", "Detector", "FullImageDetector",
+    "DETECTOR_NAMES", "DEFAULT_DETECTOR", "DEFAULT_FALLBACK", "BoxesDetector", "Detections", "Detector",
+    "FullImageDetector",
     "boxes_xywh_to_xyxy", "create_detector", "detector_label", "image_id_from_file_name", "valid_boxes",
 ]

@@ -6,7 +6,8 @@ online (e.g. on Hugging Face Spaces) into :func:`yolo_cache_dir`. Offline, loadi
 ``HF_HUB_OFFLINE`` or ``HRGCNET_OFFLINE`` (any true value), or a DNS probe that does not answer
 within :data:`ONLINE_PROBE_TIMEOUT_S`, stop the download before it starts; a download that stalls is
 abandoned after :data:`DOWNLOAD_TIMEOUT_S`.
-:func:`hrgcnet.detectors.create_detector` then falls back to ``ssd`` or ``full``.
+:func:`hrgcnet.detectors.create_detector` then falls back to ``nanodet`` (then ``ssd``, ``full``) with a note;
+the default detector ``auto`` uses ``nanodet`` without one.
 
 A ``.yaml`` model name (``"yolo11n.yaml"``) builds the architecture with random weights and no
 download; it detects nothing useful but runs the same code path (used by the tests).
@@ -86,10 +87,12 @@ def _call_with_timeout(fn, arg, timeout_s: float):
     return result["value"]
 
 
-def _online(timeout_s: float = ONLINE_PROBE_TIMEOUT_S) -> bool:
-    """Ultralytics' DNS probe run in a daemon thread, so a stalled resolver cannot hang the caller."""
+def _online(timeout_s: float | None = None) -> bool:
+    """Ultralytics' DNS probe run in a daemon thread, so a stalled resolver cannot hang the caller; gives up after
+    ``timeout_s`` (default :data:`ONLINE_PROBE_TIMEOUT_S`, read at call time)."""
     from ultralytics.utils import is_online
 
+    timeout_s = ONLINE_PROBE_TIMEOUT_S if timeout_s is None else timeout_s
     result: list[bool] = []
     thread = threading.Thread(target=lambda: result.append(bool(is_online())), daemon=True)
     thread.start()
@@ -126,7 +129,7 @@ def resolve_yolo_weights(weights: str | os.PathLike) -> str:
         reason = "no network (DNS lookup failed)"
     if reason is not None:
         raise DownloadError(f"cannot download YOLO weights {path.name!r}: {reason}. Put the file at {cached} "
-                            "or pass a local weights path, or use the 'ssd' or 'full' detector")
+                            "or pass a local weights path, or use the 'nanodet' (offline), 'ssd' or 'full' detector")
     cached.parent.mkdir(parents=True, exist_ok=True)
     return str(cached)
 

@@ -86,9 +86,9 @@ def test_predict_photo_with_nobody(client, coco_photos):
     assert table_rows(table) == []
     assert json.loads(open(json_path).read()) == []
     assert read_rgb(overlay).ndim == 3
-    assert "0 person(s) found" in notes
-    if "detector ssd" in timings:  # offline: yolo fell back, and the UI says so
-        assert "unavailable" in notes and "'ssd'" in notes
+    assert "**Nobody found**" in notes
+    if "detector nanodet" in timings:  # offline: yolo, chosen explicitly, fell back, and the UI says so
+        assert "unavailable" in notes and "'nanodet'" in notes
     with pytest.raises(AppError, match="no person was found"):
         client.predict(0, api_name="/heatmaps")
 
@@ -111,9 +111,10 @@ def test_redraws_and_views_reuse_the_cached_result(client, coco_photos):
         assert after_run >= 1
         rows = table_rows(table)
         assert rows, "SSD finds the person of this photo"
-        with_boxes, _, json_shown, _ = client.predict(0.5, 0.25, True, "box_score", api_name="/redraw")
+        with_boxes, _, json_shown, _, notes_shown, _ = client.predict(0.5, 0.25, True, "box_score", api_name="/redraw")
         without_boxes, *_ = client.predict(0.5, 0.25, False, "none", api_name="/redraw")
-        _, table_hidden, json_hidden, _ = client.predict(0.5, 1.0, True, "box_score", api_name="/redraw")
+        _, table_hidden, json_hidden, _, notes_hidden, _ = client.predict(0.5, 1.0, True, "box_score",
+                                                                          api_name="/redraw")
         client.predict(0, api_name="/heatmaps")
         client.predict(0, "stage1.block0", api_name="/attention")
         assert len(calls) == after_run, "a redraw or a view ran the network again"
@@ -124,6 +125,18 @@ def test_redraws_and_views_reuse_the_cached_result(client, coco_photos):
     shown = [r["shown"] for r in table_rows(table_hidden)]
     assert len(shown) == len(rows)  # the table keeps hidden persons, the JSON leaves them out
     assert len(json.loads(open(json_hidden).read())) == sum(shown)
+    assert f"**{len(rows)} {'person' if len(rows) == 1 else 'people'} shown of" in notes_shown  # the count follows
+    assert f"**{sum(shown)} people shown of" in notes_hidden                                       # the threshold
+
+
+def test_the_default_detector_offline_is_nanodet_without_a_fallback_note(client, coco_photos):
+    from app import state
+
+    photo = coco_photos["several"]
+    _, table, timings, notes, *_ = predict(client, photo.path, detector=state.DEFAULT_DETECTOR)
+    assert "detector nanodet" in timings and "unavailable" not in notes
+    rows = table_rows(table)
+    assert rows and f"**{sum(r['shown'] for r in rows)} " in notes and " found** (box score ≥ 0.50)" in notes
 
 
 def test_heatmaps_attention_and_attribution(client, coco_photos):

@@ -37,7 +37,7 @@ def test_example_run_shows_the_overlay(launched_app):
             page.wait_for_selector("#input-image img[src*='three_people']", timeout=30_000)
             page.get_by_label("128x96").check()  # small and fast
             page.get_by_label("Flip test (twice the time)").uncheck()
-            page.get_by_label("SSDLite (offline CPU detector)").check()
+            # the default detector (offline: NanoDet-g) and box threshold
             page.click("#run")
 
             overlay = page.wait_for_selector("#overlay img", timeout=120_000)
@@ -45,7 +45,7 @@ def test_example_run_shows_the_overlay(launched_app):
             assert overlay.get_attribute("src")
             box = overlay.bounding_box()
             assert box and box["width"] > 100 and box["height"] > 50
-            assert "person(s) found" in page.inner_text("#notes")
+            assert "3 people shown of" in page.inner_text("#notes")  # astronaut, cameraman and Grace Hopper
             page.screenshot(path=str(ARTIFACTS / "app_browser.png"), full_page=True)
 
             # draw a box with two clicks on the input image, then run on it
@@ -62,7 +62,7 @@ def test_example_run_shows_the_overlay(launched_app):
             page.click("#run")
             page.wait_for_function("document.querySelector('#timings').innerText.includes('detector boxes')",
                                    timeout=120_000)
-            assert "1 person(s) found" in page.inner_text("#notes")
+            assert "1 person shown of 1 found" in page.inner_text("#notes")
         finally:
             browser.close()
 

