@@ -212,9 +212,11 @@ def _downloads(run: Run, overlay: np.ndarray, box_thr: float) -> tuple[str, str]
 
 def _timings(run: Run) -> str:
     t = run.result.timings
+    attention = " (GC attention maps from one more torch pass)" if run.backend != "torch" and \
+        run.result.attention else ""
     return (f"**Timings** ({run.model}, {run.input_size}, flip test {'on' if run.flip_test else 'off'}, "
-            f"detector {run.detector}): detector {t.get('detect_ms', 0):.0f} ms · pose "
-            f"{t.get('pose_ms', 0):.0f} ms · decode {t.get('decode_ms', 0):.0f} ms")
+            f"detector {run.detector}, network on {run.backend}): detector {t.get('detect_ms', 0):.0f} ms · pose "
+            f"{t.get('pose_ms', 0):.0f} ms{attention} · decode {t.get('decode_ms', 0):.0f} ms")
 
 
 def count_line(run: Run, box_thr: float) -> str:
@@ -295,7 +297,8 @@ def predict(image: str | None, model: str, input_size: str, detector: str, flip_
     image_id = image_id_from_file_name(Path(source).name) or 0
     run = Run(result=result, display=display, display_scale=scale, model=model, input_size=input_size,
               flip_test=bool(flip_test), detector="boxes" if detector == "boxes" else state.detector_text(det),
-              untrained=loaded.untrained, source=source, image_id=image_id, load_notes=list(load_notes))
+              untrained=loaded.untrained, source=source, image_id=image_id, load_notes=list(load_notes),
+              backend=est.backend)
     session = Session(run=run)
     overlay = _draw(run, kpt_thr, box_thr, show_boxes, label)
     json_path, png_path = _downloads(run, overlay, box_thr)
@@ -400,7 +403,7 @@ def compare(image: str | None, session: Session | None, kpt_thr: float, box_thr:
         other_res = est(img, boxes=res.boxes, box_scores=res.box_scores, time_limit_s=state.REQUEST_TIME_LIMIT_S)
     other = Run(result=other_res, display=run.display, display_scale=run.display_scale, model=other_name,
                 input_size=run.input_size, flip_test=run.flip_test, detector="boxes of " + run.model,
-                untrained=loaded.untrained, source=run.source, image_id=run.image_id)
+                untrained=loaded.untrained, source=run.source, image_id=run.image_id, backend=est.backend)
     session = Session(run=run, other=other)
     return (*_compare_outputs(session, kpt_thr, box_thr), session)
 

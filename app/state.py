@@ -16,6 +16,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -195,6 +196,8 @@ class LoadedModel:
     untrained: bool
     notes: list[str]
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the network compiled by the fast backend per input size (``PoseEstimator.fast_network``), when there is one
+    fast: dict[tuple[int, int], Any] = field(default_factory=dict)
 
 
 class ModelCache:
@@ -237,11 +240,30 @@ class ModelCache:
         """
         loaded = self.model(model)
         base = loaded.estimator
-        est = PoseEstimator.from_model(base.model, input_hw=parse_input_hw(input_size), device=base.device,
+        input_hw = parse_input_hw(input_size)
+        est = PoseEstimator.from_model(base.model, input_hw=input_hw, device=base.device,
                                        detector=detector, flip_test=flip_test, precision=base.precision,
                                        max_persons=MAX_PERSONS, max_batch=BATCH_PERSONS, oks_nms=oks_nms,
-                                       channels_last=base.channels_last, name=model)
+                                       channels_last=base.channels_last, name=model,
+                                       fast_network=self.fast_network(loaded, input_hw))
         return est, loaded
+
+    def fast_network(self, loaded: LoadedModel, input_hw: tuple[int, int]):
+        """``loaded``'s network compiled by its estimator's backend for ``input_hw`` (exported once per size,
+        then read from the backend's cache), or None when it runs on torch."""
+        base = loaded.estimator
+        if base.fast_network is None:
+            return None
+        with loaded.lock:
+            if input_hw not in loaded.fast:
+                if input_hw == base.input_hw:
+                    loaded.fast[input_hw] = base.fast_network
+                else:
+                    from hrgcnet.backends.openvino import OpenVINONetwork, cached_ir
+
+                    xml, _ = cached_ir(base.model, base.model_name, input_hw)
+                    loaded.fast[input_hw] = OpenVINONetwork(xml, base.precision)
+            return loaded.fast[input_hw]
 
     def loaded_names(self) -> list[str]:
         with self._lock:
@@ -265,6 +287,7 @@ class Run:
         source: the input file it came from (to check that a comparison uses the same image).
         image_id: COCO image id written into the JSON results.
         load_notes: notes from reading the image (e.g. EXIF rotation), shown with the result's notes.
+        backend: where the network ran (``torch``, ``openvino``; GC attention always comes from torch).
     """
 
     result: PoseResult
@@ -278,6 +301,7 @@ class Run:
     source: str
     image_id: int
     load_notes: list[str] = field(default_factory=list)
+    backend: str = "torch"
 
 
 @dataclass

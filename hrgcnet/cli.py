@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "curves": "curves",
     "bench": "bench",
     "weights": "weights",
+    "export": "export",
     "pack": "pack",
 }
 

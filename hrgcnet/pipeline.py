@@ -18,7 +18,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -254,13 +254,18 @@ class PoseEstimator:
         oks_nms: drop duplicate persons with OKS-NMS (threshold 0.9, official evaluation).
         detector_kwargs: passed to :func:`hrgcnet.detectors.create_detector`.
         channels_last: run the network in channels-last memory format (faster on CPU and GPU).
+        backend: where the network runs (:mod:`hrgcnet.backends`): ``"auto"`` (OpenVINO on a CPU, exported
+            once per network and input size into a cache, torch on CUDA and for untrained networks),
+            ``"torch"`` or ``"openvino"``; None: ``$HRGCNET_BACKEND``, else ``"auto"``. Calls that return GC
+            attention also run the torch network once over the plain crops (its hooks give the maps).
     """
 
     def __init__(self, model: str = "hrgcnet-w32", weights: str | os.PathLike | None = "default",
                  device: str | torch.device | None = "auto", detector: str | Detector = DEFAULT_DETECTOR,
                  flip_test: bool = True, input_hw: Sequence[int] | str | None = None, refine: str = "quarter",
                  precision: str = "auto", max_persons: int | None = DEFAULT_MAX_PERSONS, max_batch: int = 32,
-                 oks_nms: bool = True, detector_kwargs: dict | None = None, channels_last: bool = True) -> None:
+                 oks_nms: bool = True, detector_kwargs: dict | None = None, channels_last: bool = True,
+                 backend: str | None = None) -> None:
         from .models import create_model, get_spec
         from .models.weights import default_weights_path
 
@@ -286,6 +291,7 @@ class PoseEstimator:
         self.weights = None if weights_path is None else str(weights_path)
         self._setup(net.eval(), parse_input_hw(input_hw), flip_test, refine, precision, max_persons, max_batch,
                     oks_nms, channels_last)
+        self._setup_backend(backend, weights_path)
         self.detector = self._make_detector(detector, detector_kwargs)
 
     @classmethod
@@ -293,12 +299,15 @@ class PoseEstimator:
                    device: str | torch.device | None = None, detector: str | Detector = "full",
                    flip_test: bool = True, refine: str = "quarter", precision: str = "fp32",
                    max_persons: int | None = None, max_batch: int = 32, oks_nms: bool = True,
-                   channels_last: bool = False, name: str | None = None) -> "PoseEstimator":
+                   channels_last: bool = False, name: str | None = None,
+                   fast_network: Callable[[torch.Tensor], torch.Tensor] | None = None) -> "PoseEstimator":
         """Wrap an already built network (e.g. during training validation) without copying it.
 
         Defaults differ from ``__init__`` where validation needs it: the model's own device, fp32, no
         person cap, memory format left as it is, and the ``full`` detector (pass boxes instead).
-        The caller keeps control of ``model.eval()``.
+        The caller keeps control of ``model.eval()``. ``fast_network``: the same network compiled for this
+        ``input_hw`` by a backend (e.g. an :class:`~hrgcnet.backends.openvino.OpenVINONetwork` the caller keeps),
+        which then computes the heatmaps; None runs ``model``.
         """
         self = cls.__new__(cls)
         self.notes = []
@@ -312,6 +321,9 @@ class PoseEstimator:
             self.device = select_device(device)
         self._setup(model, parse_input_hw(input_hw), flip_test, refine, precision, max_persons, max_batch,
                     oks_nms, channels_last)
+        self._setup_backend("torch", None)
+        if fast_network is not None:
+            self.fast_network, self.backend = fast_network, getattr(fast_network, "name", "fast")
         self.detector = self._make_detector(detector, None)
         return self
 
@@ -339,6 +351,29 @@ class PoseEstimator:
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1) * 255.0
         self._lock = threading.Lock()  # capture_gc_attention and the detectors hold per-call state
 
+    def _setup_backend(self, backend: str | None, weights_path: Path | None) -> None:
+        """Resolve ``backend``; for OpenVINO, export the network once (cached) and compile it."""
+        from .backends import resolve_backend
+
+        self.backend = resolve_backend(backend or os.environ.get("HRGCNET_BACKEND") or "auto", self.device,
+                                       self.untrained)
+        #: the network's fast path (heatmaps only), or None for the torch network itself
+        self.fast_network = None
+        #: how the backend came to be (e.g. the one-time export's duration), for the CLI and the apps
+        self.backend_note: str | None = None
+        if self.backend == "openvino":
+            from .backends.openvino import OpenVINONetwork, cached_ir
+            from .models.weights import read_metadata
+
+            safetensors = weights_path is not None and weights_path.suffix == ".safetensors"
+            xml, seconds = cached_ir(self.model, self.model_name, self.input_hw,
+                                     read_metadata(weights_path) if safetensors else None)
+            self.fast_network = OpenVINONetwork(xml, self.precision)
+            h, w = self.input_hw
+            self.backend_note = (f"openvino ({self.fast_network.precision}): {self.model_name} {h}x{w} "
+                                 + (f"exported on first use in {seconds:.0f} s, cached in {xml.parent}"
+                                    if seconds is not None else f"read from the cache {xml.parent}"))
+
     def _make_detector(self, detector: str | Detector, kwargs: dict | None) -> Detector:
         if not isinstance(detector, str):
             self.notes.extend(getattr(detector, "notes", []))  # e.g. "yolo unavailable, using ssd"
@@ -352,8 +387,11 @@ class PoseEstimator:
 
     def __repr__(self) -> str:
         dtype = "fp32" if self.autocast_dtype is None else str(self.autocast_dtype).replace("torch.", "")
+        if self.fast_network is not None:
+            dtype = self.fast_network.precision
         return (f"PoseEstimator({self.model_name!r}, input_hw={self.input_hw}, device={str(self.device)!r}, "
-                f"precision={dtype}, detector={getattr(self.detector, 'name', self.detector)!r}, "
+                f"backend={self.backend!r}, precision={dtype}, "
+                f"detector={getattr(self.detector, 'name', self.detector)!r}, "
                 f"flip_test={self.flip_test}, untrained={self.untrained})")
 
     # ------------------------------------------------------------------------------------------ steps
@@ -384,11 +422,14 @@ class PoseEstimator:
         """Network heatmaps ``(N, K, h, w)`` float32 for uint8 RGB crops ``(N, H, W, 3)``, in batches.
 
         With ``return_attention``, also every GC block's attention ``{name: (N, h_b, w_b)}`` (for the
-        plain, unflipped crops). ``deadline`` is checked before each batch (:class:`TimeLimitError`).
+        plain, unflipped crops; with a fast backend, one extra pass of the torch network over the plain crops gives
+        them, the heatmaps still come from the fast path). ``deadline`` is checked before each batch
+        (:class:`TimeLimitError`).
         """
         from .models import capture_gc_attention
 
         n = crops.shape[0]
+        forward = self._forward if self.fast_network is None else self.fast_network
         outputs: list[torch.Tensor] = []
         attention: dict[str, list[np.ndarray]] = {}
         with torch.inference_mode():
@@ -401,10 +442,9 @@ class PoseEstimator:
                     x = x.contiguous(memory_format=torch.channels_last)
                 capture = capture_gc_attention(self.model) if return_attention else contextlib.nullcontext({})
                 with capture as maps:
-                    if self.flip_test:
-                        out = run_flip_test(self._forward, x)
-                    else:
-                        out = self._forward(x)
+                    if return_attention and self.fast_network is not None:
+                        self._forward(x)  # the torch network's pass of the plain crops, for its GC attention only
+                    out = run_flip_test(forward, x) if self.flip_test else forward(x)
                 for name, alpha in maps.items():
                     attention.setdefault(name, []).append(alpha[: x.shape[0]].float().cpu().numpy())
                 outputs.append(out.float())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pandas as pd
 import plotly.express as px
@@ -43,6 +45,24 @@ st.caption("Latency of the pose network alone (one forward of a random batch; no
            "measures all chosen settings afresh (nothing is cached), so the rows of one table are from one run.")
 if msg := untrained_message():
     st.info(msg + " Latency does not depend on the weights.")
+
+RECORDED = Path(__file__).resolve().parents[1] / "docs" / "inference" / "bench_infer.json"
+if RECORDED.is_file():
+    with st.expander("Recorded run of `hrgcnet bench --infer`: torch vs OpenVINO, and a whole frame", expanded=True):
+        try:
+            recorded = json.loads(RECORDED.read_text())
+            machine = recorded["machine"]
+            st.caption(f"`{recorded.get('command', 'hrgcnet bench --infer')}` on {machine['cpu']}, "
+                       f"{machine['cores']} cores, AMX-BF16 {'yes' if machine['amx_bf16'] else 'no'}, "
+                       f"{machine['threads']} threads (docs/inference-speed.md). Speed-up: torch fp32 ms / row ms.")
+            table = pd.DataFrame(recorded["rows"])
+            table["speed-up"] = [recorded["ratios"]["speedup"].get(
+                f"{r.model} {r.input_size} {r.config} b{r.batch}") for r in table.itertuples()]
+            st.table(table.round(2))
+            if recorded.get("frames"):
+                st.table(pd.DataFrame(recorded["frames"]).round(1))
+        except (ValueError, KeyError, TypeError) as exc:
+            st.error(f"{RECORDED.name} cannot be read: {exc}")
 
 devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 names = list_models()

@@ -3,10 +3,11 @@
     python scripts/campaign_report.py [--since YYYY-MM-DDTHH:MM] CAMPAIGN_DIR MODEL [MODEL ...]
 
 A stretch is everything in ``CAMPAIGN_DIR/MODEL/log.jsonl`` since its last ``start`` event (one invocation of
-``hrgcnet train``), or since the first start at or after ``--since`` (UTC; a stretch stopped and resumed). Prints, per model: minutes, samples added and seen in all, the training-step rate (samples/s
-over the optimiser steps, as the log's ``train`` events measure it) and the wall rate (samples added / minutes,
-validation included), and the last and best validation (EMA weights, dev.json and the val.json subset); then the
-row for docs/training/campaign.md.
+``hrgcnet train``), or since the first start at or after ``--since`` (UTC; a stretch stopped and resumed). Prints,
+per model: minutes, samples added and seen in all, the training-step rate (samples/s over the optimiser steps, as
+the log's ``train`` events measure it) and the wall rate (samples added / minutes, validation included), and the
+last and best validation (EMA weights, dev.json and the val.json subset); then the row for
+docs/training/campaign.md.
 """
 
 from __future__ import annotations

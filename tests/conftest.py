@@ -10,6 +10,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Estimators run the torch network unless a test asks for a backend: "auto" would export every network it meets
+# to OpenVINO (tens of seconds each); tests/test_backends runs the OpenVINO path on the committed weights.
+os.environ.setdefault("HRGCNET_BACKEND", "torch")
 
 import json  # noqa: E402
 

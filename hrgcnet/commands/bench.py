@@ -1,4 +1,5 @@
-"""``hrgcnet bench --train``: training throughput on this machine, model only and end to end.
+"""``hrgcnet bench --train``: training throughput on this machine, model only and end to end; ``hrgcnet bench
+--infer``: inference latency per backend, the network alone and a whole frame (:mod:`hrgcnet.backends.bench`).
 
 Example (the table of ``docs/training-speed.md``)::
 
@@ -25,10 +26,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Measure training steps: model only on a synthetic batch, and end to end with the training "
                     "data loader on ../shared/data. Prints median and range over timed windows after warm-up, "
                     "the fraction of time spent waiting for data and the load average.")
-    p.add_argument("--train", action="store_true", help="measure training steps (the only benchmark here)")
+    p.add_argument("--train", action="store_true", help="measure training steps")
+    p.add_argument("--infer", action="store_true",
+                   help="measure inference per backend (torch fp32, torch bf16, OpenVINO): ms per batch and per crop "
+                        "for --batches, a 640x480 frame end to end with 1 and 8 persons, ratios, conv floor")
+    p.add_argument("--batches", default="1,2,8", help="--infer: batch sizes, comma-separated (default 1,2,8)")
+    p.add_argument("--configs", default=None,
+                   help="--infer: configurations, comma-separated (default: every one this machine has: "
+                        "'torch fp32', 'torch bf16' with native bf16, 'openvino')")
+    p.add_argument("--repeats", type=int, default=10, help="--infer: timed calls per row, median (default 10)")
     p.add_argument("--model", action="append", default=None, metavar="NAME",
                    help="model name (see `hrgcnet models`); repeat for several (default hrgcnet-w32)")
-    p.add_argument("--input-size", default="256x192", help="HxW, multiples of 32 (default 256x192)")
+    p.add_argument("--input-size", default=None,
+                   help="HxW, multiples of 32 (default 256x192; --infer: comma-separated, default 128x96,256x192)")
     p.add_argument("--batch", type=int, default=32, help="samples per step (default 32, the training recipe)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="bf16: autocast (default)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
@@ -63,12 +73,14 @@ def run(args: argparse.Namespace) -> int:
     from ..config import parse_input_size
     from ..models.registry import get_spec
 
-    if not args.train:
-        raise UsageError("hrgcnet bench measures training steps: pass --train (inference latency: the Speed page)")
+    if args.train == args.infer:
+        raise UsageError("pass --train (training steps) or --infer (inference per backend)")
+    if args.infer:
+        return run_infer(args)
     models = args.model or ["hrgcnet-w32"]
     for name in models:
         get_spec(name)  # unknown name -> UsageError before any work
-    input_hw = parse_input_size(args.input_size)
+    input_hw = parse_input_size(args.input_size or "256x192")
     if args.batch < 1:
         raise UsageError(f"--batch must be >= 1, got {args.batch}")
     if args.workers is not None and args.workers < 0:
@@ -178,3 +190,47 @@ def _clear() -> None:
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")
         sys.stderr.flush()
+
+
+def run_infer(args: argparse.Namespace) -> int:
+    """``--infer``: a table per part, or with ``--json`` one JSON object on the last line."""
+    from ..backends.bench import bench_infer
+    from ..config import parse_input_size
+    from ..models.registry import get_spec
+
+    models = args.model or ["hrnet-w32", "hrgcnet-w32"]
+    for name in models:
+        get_spec(name)
+    sizes = [parse_input_size(s) for s in (args.input_size or "128x96,256x192").split(",")]
+    try:
+        batches = [int(b) for b in args.batches.split(",")]
+    except ValueError:
+        raise UsageError(f"--batches must be comma-separated integers, got {args.batches!r}") from None
+    if min(batches) < 1 or args.repeats < 1:
+        raise UsageError("--batches and --repeats must be >= 1")
+    configs = [c.strip() for c in args.configs.split(",")] if args.configs else None
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    out = bench_infer(models, sizes, batches, configs, repeats=args.repeats,
+                      progress=None if args.json else (lambda text: print(f"  measuring {text}", flush=True)))
+    out["command"] = "hrgcnet " + " ".join(sys.argv[1:])
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(_machine_line(out["machine"]))
+    print(f"{'model':<12} {'input':<8} {'config':<11} {'batch':>5} {'ms':>8} {'ms/crop':>8} {'floor ms':>8} "
+          f"{'speedup':>7}")
+    for r in out["rows"]:
+        key = f"{r['model']} {r['input_size']} {r['config']} b{r['batch']}"
+        print(f"{r['model']:<12} {r['input_size']:<8} {r['config']:<11} {r['batch']:>5} {r['ms']:>8.2f} "
+              f"{r['ms_per_crop']:>8.2f} {r['conv_floor_ms']:>8.2f} {out['ratios']['speedup'].get(key, 1.0):>6.2f}x")
+    for f in out["frames"]:
+        print(f"frame 640x480 {f['model']} {f['input_size']} {f['config']}, {f['persons']} person(s): "
+              f"{f['total']:.1f} ms (load {f['load']:.1f}, detect {f['detect']:.1f}, pose {f['pose']:.1f}, "
+              f"decode {f['decode']:.1f})")
+    for name, values in out["ratios"].items():
+        if name != "speedup":
+            print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+    return 0

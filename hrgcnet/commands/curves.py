@@ -23,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rows = merge_curves([_rows(source) for source in args.sources])
-    print(f"{'model':<20} {'input':<8} {'split':<6} {'step':>7} {'samples':>9} " + " ".join(f"{k:>6}" for k in SUMMARY_KEYS))
+    print(f"{'model':<20} {'input':<8} {'split':<6} {'step':>7} {'samples':>9} "
+          + " ".join(f"{k:>6}" for k in SUMMARY_KEYS))
     for r in rows:
         print(f"{r['model']:<20} {r['input_size']:<8} {r['split']:<6} {r['step']:>7} {r['samples_seen']:>9} "
               + " ".join(f"{_number(r.get(k)):>6.3f}" for k in SUMMARY_KEYS))

@@ -48,6 +48,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--input-size", default=None, help="crop size HxW (default: from the weights, else 256x192)")
     p.add_argument("--refine", default="quarter", choices=("quarter", "dark", "none"), help="sub-pixel decoding")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--backend", default=None, choices=("auto", "torch", "openvino"),
+                   help="where the network runs: auto (default: OpenVINO on a CPU, exported once per model and input "
+                        "size into ~/.cache/hrgcnet/openvino; torch on CUDA), torch or openvino")
+    p.add_argument("--precision", default=None, choices=("auto", "fp32", "bf16"),
+                   help="auto (default: bf16 on CPUs with native bf16, else fp32), fp32 or bf16")
     p.add_argument("--max-images", type=int, default=None,
                    help="only the first N (>= 1) images of the file; --results/--compare rows of other images are "
                         "left out")
@@ -64,7 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 #: Options that only a model run uses: refused with --results (they would be silently ignored).
-_MODEL_RUN_OPTIONS = ("model", "weights", "boxes", "images", "input_size", "out")
+_MODEL_RUN_OPTIONS = ("model", "weights", "boxes", "images", "input_size", "out", "backend", "precision")
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -137,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
         weights = args.weights or "default"
         est = PoseEstimator(model=args.model or "hrgcnet-w32", weights=None if weights == "none" else weights,
                             device=args.device, detector=detector, flip_test=not args.no_flip,
-                            input_hw=args.input_size, refine=args.refine, max_persons=None)
-        for note in est.notes:
+                            input_hw=args.input_size, refine=args.refine, max_persons=None, backend=args.backend,
+                            precision=args.precision or "auto")
+        for note in est.notes + ([est.backend_note] if est.backend_note else []):
             print(f"note: {note}", file=sys.stderr)
         results = predict_coco(est, coco_gt, images, boxes=boxes, progress=not args.no_progress and not args.json)
         if args.out:

@@ -42,6 +42,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--refine", default="quarter", choices=("quarter", "dark", "none"),
                    help="sub-pixel decoding (default quarter, the official rule)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--backend", default=None, choices=("auto", "torch", "openvino"),
+                   help="where the network runs: auto (default: OpenVINO on a CPU, exported once per model and input "
+                        "size into ~/.cache/hrgcnet/openvino; torch on CUDA), torch or openvino")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="auto (default: bf16 on CPUs with native bf16, else fp32), fp32 or bf16")
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT",
                    help="write COCO keypoint results to OUT ('-' for stdout)")
     p.add_argument("--save-vis", default=None, metavar="DIR",
@@ -142,8 +147,8 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", UserWarning)
         est = PoseEstimator(args.model, weights=weights, device=args.device, detector=args.detector,
                             flip_test=not args.no_flip, input_hw=args.input_size, refine=args.refine,
-                            detector_kwargs=detector_kwargs)
-    for note in est.notes:
+                            detector_kwargs=detector_kwargs, backend=args.backend, precision=args.precision)
+    for note in est.notes + ([est.backend_note] if est.backend_note else []):
         print(f"note: {note}", file=sys.stderr)
     out = sys.stderr if args.json_out == "-" else sys.stdout
     results: list[dict] = []

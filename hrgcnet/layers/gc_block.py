@@ -93,7 +93,8 @@ class GlobalContextBlock(nn.Module):
         conv1, norm, _, conv2 = self.channel_add_conv
         b, c = context.shape[:2]
         y = F.linear(context.reshape(b, c), conv1.weight.flatten(1), conv1.bias)  # (B, hidden)
-        y = F.relu(F.layer_norm(y, y.shape[1:], norm.weight.flatten(), norm.bias.flatten(), norm.eps))
+        # the normalised shape from the layer, not from y: a constant in an exported (ONNX) graph
+        y = F.relu(F.layer_norm(y, (conv1.out_channels,), norm.weight.flatten(), norm.bias.flatten(), norm.eps))
         return F.linear(y, conv2.weight.flatten(1), conv2.bias).reshape(b, c, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

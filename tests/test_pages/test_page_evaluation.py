@@ -49,9 +49,10 @@ def test_learning_curves_of_the_default_weights(page):
     no_exception(at)
     traces = chart_traces(at)[0]  # the first chart of the page
     committed = read_curves_csv()
-    assert {t["name"] for t in traces} == {f"{r['model']} {r['input_size']}" for r in committed}
+    # one line per model and split (val.json; dev.json from the campaign on), named "model size, split"
+    assert {t["name"] for t in traces} == {f"{r['model']} {r['input_size']}, {r['split']}" for r in committed}
     for t in traces:
-        rows = [r for r in committed if f"{r['model']} {r['input_size']}" == t["name"]]
+        rows = [r for r in committed if f"{r['model']} {r['input_size']}, {r['split']}" == t["name"]]
         assert list(trace_array(t, "x")) == [r["samples_seen"] for r in rows]
         assert list(trace_array(t, "y")) == pytest.approx([100 * r["AP"] for r in rows])
         # the tooltip shows percent like the axis, and the cycle that a step (restarting each cycle) belongs to

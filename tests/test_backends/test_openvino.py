@@ -1,0 +1,173 @@
+"""The OpenVINO backend and the exports: metadata, folded BatchNorm, dynamic batch, and the accuracy guard on
+real crops of coco/dev.json (keypoints within 1 px of torch fp32 at the input resolution for >= 99% of them; AP
+within 0.005)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hrgcnet.backends import resolve_backend
+from hrgcnet.errors import UsageError
+
+MODELS = ("hrnet-w32", "hrgcnet-w32")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A fresh export cache for this module (each network is exported once, then read from it)."""
+    mp = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("hrgcnet-cache")
+    mp.setenv("HRGCNET_CACHE", str(path))
+    yield path
+    mp.undo()
+
+
+def test_auto_means_openvino_on_a_trained_cpu_network_only():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_backend("auto", cpu) == "openvino"
+    assert resolve_backend("auto", cpu, untrained=True) == "torch"
+    assert resolve_backend("auto", cuda) == "torch"
+    assert resolve_backend("torch", cpu) == "torch"
+    with pytest.raises(UsageError, match="runs on the CPU"):
+        resolve_backend("openvino", cuda)
+    with pytest.raises(UsageError, match="backend must be one of"):
+        resolve_backend("tensorrt", cpu)
+
+
+def test_exports_carry_metadata_fold_batchnorm_and_take_any_batch(tmp_path, capsys):
+    import onnx
+    import openvino as ov
+
+    from hrgcnet.backends.export import onnx_metadata, openvino_metadata
+    from hrgcnet.cli import main
+    from hrgcnet.models import create_model
+    from hrgcnet.models.weights import default_weights_path
+
+    for fmt in ("onnx", "openvino"):
+        assert main(["export", "--model", "hrgcnet-w32", "--format", fmt, "--out", str(tmp_path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    onnx_path, xml = tmp_path / "hrgcnet-w32-128x96.onnx", tmp_path / "hrgcnet-w32-128x96.xml"
+    ops = {node.op_type for node in onnx.load(str(onnx_path)).graph.node}
+    assert "BatchNormalization" not in ops and "Conv" in ops and "Softmax" in ops  # folded; GC blocks kept
+    for meta in (onnx_metadata(onnx_path), openvino_metadata(xml)):
+        assert meta["model"] == "hrgcnet-w32" and meta["input_size"] == "128x96"
+        assert json.loads(meta["mean"]) == [123.675, 116.28, 103.53]
+        assert int(meta["weights.samples_seen"]) > 0 and float(meta["weights.ap"]) > 0.1
+    model = create_model("hrgcnet-w32", weights=default_weights_path("hrgcnet-w32")).eval()
+    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    for batch in (1, 3):
+        x = torch.randn(batch, 3, 128, 96)
+        with torch.inference_mode():
+            ref = model(x).numpy()
+        out = compiled(x.numpy())[0]
+        assert out.shape == ref.shape == (batch, 17, 32, 24)
+        assert np.abs(out - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
+def test_the_cache_exports_once(cache):
+    from hrgcnet.pipeline import PoseEstimator
+
+    first = PoseEstimator("hrnet-w32", backend="openvino", detector="full")
+    assert "exported on first use" in first.backend_note and str(cache) in first.backend_note
+    again = PoseEstimator("hrnet-w32", backend="openvino", detector="full")
+    assert "read from the cache" in again.backend_note
+    assert "backend='openvino'" in repr(again)
+    # attention needs the torch network's hooks: such a call runs torch, whatever the backend
+    res = PoseEstimator("hrgcnet-w32", backend="openvino", detector="full")(
+        np.full((160, 120, 3), 128, np.uint8), return_attention=True)
+    assert len(res.attention) == 36
+
+
+@pytest.fixture(scope="module")
+def dev_predictions(cache, shared_data):
+    """Per model and backend (torch fp32; OpenVINO at its automatic precision, fp32, and in bf16): the
+    keypoints of every dev.json person's crop, in input pixels ``(P, 17, 3)`` and as COCO results (image
+    pixels, score = mean keypoint score)."""
+    from hrgcnet.evaluate import load_coco_gt
+    from hrgcnet.io import load_image
+    from hrgcnet.pipeline import PoseEstimator
+
+    coco = load_coco_gt(shared_data / "coco" / "dev.json")
+    people = [(img_id, [a for a in coco.loadAnns(coco.getAnnIds(imgIds=img_id)) if a["num_keypoints"] > 0])
+              for img_id in coco.getImgIds()]
+    people = [(img_id, anns) for img_id, anns in people if anns]
+    out = {}
+    for model in MODELS:
+        for backend, precision in (("torch", "fp32"), ("openvino", "auto"), ("openvino", "bf16")):
+            est = PoseEstimator(model, backend=backend, precision=precision, detector="full")
+            crops, centers, scales, ids = [], [], [], []
+            for img_id, anns in people:
+                x, y, w, h = np.array([a["bbox"] for a in anns], float).T
+                image = load_image(shared_data / "coco" / "images" / coco.loadImgs(img_id)[0]["file_name"])
+                crop, center, scale = est.crops(image, np.stack([x, y, x + w, y + h], 1))
+                crops.append(crop)
+                centers.append(center)
+                scales.append(scale)
+                ids += [img_id] * len(anns)
+            heatmaps = est.heatmaps_of_crops(np.concatenate(crops))[0].numpy()
+            n, (h_in, w_in) = len(heatmaps), est.input_hw
+            # the crop itself as the "image": centre at its middle, scale = its size in units of 200 px
+            in_crop = est.decode(heatmaps, np.tile([w_in / 2, h_in / 2], (n, 1)),
+                                 np.tile([w_in / 200, h_in / 200], (n, 1)))
+            in_image = est.decode(heatmaps, np.concatenate(centers), np.concatenate(scales))
+            results = [{"image_id": i, "category_id": 1, "keypoints": k.ravel().tolist(),
+                        "score": float(k[:, 2].mean())} for i, k in zip(ids, in_image.astype(float))]
+            out[model, backend if precision != "bf16" else "openvino bf16"] = in_crop, results
+    return coco, out
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("model", MODELS)
+def test_openvino_keypoints_agree_with_torch_fp32_on_real_crops(dev_predictions, model):
+    """The default (fp32) meets the guard; bf16 does not with these weights (measured: 94% within 1 px, 98%
+    within 2 px), which is why ``auto`` is fp32; bf16 is held to what was measured."""
+    _, out = dev_predictions
+    ref = out[model, "torch"][0]
+    assert len(ref) == 204
+    distance = {b: np.linalg.norm(out[model, b][0][..., :2] - ref[..., :2], axis=-1)  # input pixels
+                for b in ("openvino", "openvino bf16")}
+    assert (distance["openvino"] <= 1).mean() >= 0.99, f"{model}: {(distance['openvino'] <= 1).mean():.4f}"
+    assert (distance["openvino bf16"] <= 2).mean() >= 0.95
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_openvino_ap_on_dev_is_within_0005_of_torch_fp32(dev_predictions, model):
+    from hrgcnet.evaluate import evaluate_coco
+
+    coco, out = dev_predictions
+    ap = {b: evaluate_coco(out[model, b][1], coco)["AP"] for b in ("torch", "openvino", "openvino bf16")}
+    assert abs(ap["openvino"] - ap["torch"]) <= 0.005 and abs(ap["openvino bf16"] - ap["torch"]) <= 0.005, ap
+
+
+def test_cli_eval_and_predict_take_a_backend(cache, coco_val, tmp_path, capsys):
+    from hrgcnet.cli import main
+
+    ann, _ = coco_val
+    assert main(["eval", "--ann", str(ann), "--model", "hrnet-w32", "--backend", "openvino", "--max-images", "2",
+                 "--json", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "openvino" in captured.err and json.loads(captured.out.splitlines()[-1])["AP"] is not None
+    assert main(["eval", "--ann", str(ann), "--results", str(tmp_path / "r.json"), "--backend", "torch"]) == 2
+    assert "--backend only apply when a model runs" in capsys.readouterr().err
+
+
+def test_the_app_runs_the_compiled_network_per_input_size(cache, monkeypatch):
+    """The app's shared model cache: with the automatic backend, each input size gets its compiled network once;
+    the result is the same as the estimator's own."""
+    from app.state import ModelCache
+
+    monkeypatch.setenv("HRGCNET_BACKEND", "auto")
+    models = ModelCache()
+    image = np.random.default_rng(0).integers(0, 255, (240, 180, 3), dtype=np.uint8)
+    full = models.detector("full")
+    for size in ("128x96", "64x64"):
+        est, loaded = models.estimator("hrnet-w32", full, size, flip_test=True)
+        assert est.backend == "openvino" and est.fast_network is models.estimator("hrnet-w32", full, size, True)[0] \
+            .fast_network
+        with loaded.lock:
+            res = est(image)
+        assert res.keypoints.shape == (1, 17, 3)
+    assert sorted(loaded.fast) == [(64, 64), (128, 96)]
+    assert loaded.fast[128, 96] is loaded.estimator.fast_network  # the default size: the estimator's own
