@@ -161,10 +161,15 @@ def _pil_to_rgb(pil: Image.Image, notes: list[str], label: str) -> np.ndarray:
     if mode == "RGB":
         return np.asarray(pil, dtype=np.uint8)
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # scaled by the values' range, not the container's: 8-bit values saved in a 16-bit PNG stay as they are
         arr = np.asarray(pil).astype(np.float64)
-        if mode != "I" or arr.max(initial=0) > 255:
-            arr = arr / 257.0
-            notes.append(f"{label}: 16-bit image scaled to 8 bits")
+        high = arr.max(initial=0)
+        if high > 255:
+            bits = 16 if high <= 65535 else 32
+            arr = arr * (255.0 / (65535.0 if bits == 16 else high))
+            notes.append(f"{label}: {bits}-bit image scaled to 8 bits")
+        elif mode != "I":
+            notes.append(f"{label}: 16-bit image whose values lie in 0..255, read as 8-bit values")
         return _gray_to_rgb(np.clip(np.rint(arr), 0, 255).astype(np.uint8))
     if mode == "F":
         arr = np.asarray(pil, dtype=np.float64)

@@ -94,6 +94,21 @@ def test_user_errors_exit_2(photos, capsys, args, message):
     assert "Traceback" not in captured.err
 
 
+def test_only_empty_files_fail_before_any_model_loads(tmp_path, capsys, monkeypatch):
+    """Nothing to predict: the run ends at once (no model, no detector), exit 1, the JSON written empty."""
+    import hrgcnet.pipeline
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(hrgcnet.pipeline, "PoseEstimator", no_model)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    assert main(["predict", str(empty), "--json", str(tmp_path / "out.json")]) == 1
+    assert f"{empty}: error: empty file (0 bytes)" in capsys.readouterr().err
+    assert json.loads((tmp_path / "out.json").read_text()) == []
+
+
 def test_empty_folder_is_a_user_error(tmp_path, capsys):
     assert main(["predict", str(tmp_path)]) == 2
     assert "folder contains no images" in capsys.readouterr().err

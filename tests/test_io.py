@@ -86,6 +86,14 @@ def test_16_bit_png_is_scaled_to_8_bits():
     assert any("16-bit" in n for n in notes)
 
 
+def test_8_bit_values_in_a_16_bit_png_keep_their_values():
+    """Scaled by the values' range, not the container's: 0..255 saved as 16-bit is not turned black."""
+    arr16 = np.array([[0, 100, 255]], dtype=np.uint16)
+    out, notes = load_image_with_notes(_encode(Image.fromarray(arr16), "PNG"))
+    np.testing.assert_array_equal(out[0, :, 0], [0, 100, 255])
+    assert any("values lie in 0..255" in n for n in notes)
+
+
 def test_animated_gif_uses_the_first_frame():
     frames = [Image.fromarray(np.full((8, 8, 3), v, np.uint8)) for v in (10, 200, 120)]
     buf = io.BytesIO()

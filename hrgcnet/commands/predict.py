@@ -82,6 +82,23 @@ def collect_images(inputs: list[str]) -> tuple[list[Path], bool]:
     return paths, any_folder
 
 
+def cheap_failures(paths: list[Path]) -> dict[Path, str]:
+    """The images that fail without being read (empty or unreadable files), with the reason; checked before the
+    model is loaded, so that a run of only such files ends in a moment."""
+    import os
+
+    out = {}
+    for path in paths:
+        try:
+            if path.stat().st_size == 0:
+                out[path] = "empty file (0 bytes)"
+            elif not os.access(path, os.R_OK):
+                out[path] = "permission denied"
+        except OSError as exc:
+            out[path] = f"cannot read: {exc.strerror or exc}"
+    return out
+
+
 def vis_targets(folder: Path, images: list[Path], inputs: list[str]) -> dict[Path, Path]:
     """Where ``--save-vis folder`` draws each image: ``folder/<stem>.jpg``, or the first free ``<stem>_N.jpg`` when
     that name is taken by an existing file or by another image of this run.
@@ -134,6 +151,18 @@ def run(args: argparse.Namespace) -> int:
             vis_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--save-vis {vis_dir}: cannot create the folder: {exc.strerror or exc}") from None
+    unreadable = cheap_failures(paths)
+    if len(unreadable) == len(paths):  # nothing to predict: said before loading any model
+        for path, message in unreadable.items():
+            print(f"{path}: error: {message}", file=sys.stderr)
+        if args.json_out == "-":
+            print("[]")
+        elif json_path is not None:
+            from ..jsonfile import write_text_atomic
+
+            write_text_atomic(json_path, "[]")
+        print(f"{len(paths)} of {len(paths)} image(s) failed", file=sys.stderr)
+        return 1
     import cv2
 
     from ..detectors import image_id_from_file_name
@@ -160,6 +189,10 @@ def run(args: argparse.Namespace) -> int:
         items = tqdm(paths, desc="predict", unit="img", dynamic_ncols=True, file=sys.stderr)
     for index, path in enumerate(items, start=1):
         image_id = image_id_from_file_name(path)
+        if path in unreadable:
+            failed += 1
+            _write(items, f"{path}: error: {unreadable[path]}", sys.stderr)
+            continue
         try:
             image, image_notes = load_image_with_notes(path)
             res = est(image, image_id=image_id, file_name=path.name)
