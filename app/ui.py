@@ -71,7 +71,7 @@ def build_demo() -> gr.Blocks:
                                           label="Input size (HxW)")
                     flip_test = gr.Checkbox(True, label="Flip test (twice the time)")
                 detector = gr.Radio(list(state.DETECTORS), value=state.DEFAULT_DETECTOR, label="Person detector")
-                boxes_text = gr.Textbox(label="My boxes (x1, y1, x2, y2; one box per 4 numbers)",
+                boxes_text = gr.Textbox("", label="My boxes (x1, y1, x2, y2; one box per 4 numbers)",
                                         placeholder="e.g. 40, 20, 300, 500; 320, 30, 560, 480", lines=1)
                 box_hint = gr.Markdown(handlers.BOX_HINT)
                 run = gr.Button("Estimate poses", variant="primary", elem_id="run")

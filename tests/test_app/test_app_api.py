@@ -66,6 +66,14 @@ def test_predict_one_person_photo(client, coco_photos):
     assert block["choices"][0][0] == "stage1.block0"  # HRGCNet's GC attention maps are offered
 
 
+def test_predict_needs_only_the_image(client, coco_photos):
+    """Every setting of /predict has a default for gradio_client callers (the typed boxes too)."""
+    params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/predict"]["parameters"]
+    assert [p["parameter_name"] for p in params if not p["parameter_has_default"]] == ["image"]
+    overlay, *_ = client.predict(handle_file(str(coco_photos["one"].path)), api_name="/predict")
+    assert read_rgb(overlay).ndim == 3
+
+
 def test_predict_several_persons_with_typed_boxes(client, coco_photos):
     photo = coco_photos["several"]
     boxes = "; ".join(", ".join(f"{v:.1f}" for v in b) for b in photo.boxes_xyxy)
