@@ -99,9 +99,9 @@ def readable_uploads(component: gr.Image) -> gr.Image:
             name = getattr(payload, "orig_name", None) or "upload"
             if path is not None:
                 try:
-                    load_image_with_notes(path)
+                    load_image_with_notes(path, name=name)
                 except HRGCNetError as err:
-                    raise gr.Error(f"{name}: {str(err).removeprefix(f'{path}: ')}", print_exception=False) from None
+                    raise gr.Error(str(err), print_exception=False) from None
             raise gr.Error(f"{name}: cannot read this image ({type(exc).__name__}: {exc})",
                            print_exception=False) from None
 
@@ -284,7 +284,7 @@ def predict(image: str | None, model: str, input_size: str, detector: str, flip_
         raise UsageError("no image: upload, paste or take a webcam snapshot, or pick an example")
     if model not in state.enabled_models():
         raise UsageError(f"model {model!r} is not available here; choose one of {', '.join(state.enabled_models())}")
-    img, load_notes = load_image_with_notes(image)
+    img, load_notes = load_image_with_notes(image, name=Path(image).name)
     boxes = parse_boxes(boxes_text) if detector == "boxes" else None
     det = MODELS.detector("full" if detector == "boxes" else detector)
     est, loaded = MODELS.estimator(model, det, input_size, bool(flip_test))
@@ -395,7 +395,7 @@ def compare(image: str | None, session: Session | None, kpt_thr: float, box_thr:
     if image is None or str(image) != run.source:
         raise UsageError("the input image changed since the last run: press 'Estimate poses' first")
     other_name = counterpart(run.model)
-    img, _ = load_image_with_notes(image)
+    img, _ = load_image_with_notes(image, name=Path(image).name)
     # the same boxes, person for person: no OKS-NMS, which could drop a person in one model only
     est, loaded = MODELS.estimator(other_name, MODELS.detector("full"), run.input_size, run.flip_test, oks_nms=False)
     res = run.result

@@ -53,7 +53,8 @@ def load_image(source: ImageSource, *, color: str = "rgb") -> np.ndarray:
 def load_image_with_notes(source: ImageSource, *, color: str = "rgb",
                           name: str | None = None) -> tuple[np.ndarray, list[str]]:
     """:func:`load_image` that also returns notes (list of str) on the conversions applied; ``name`` (e.g. an
-    upload's file name) starts the notes and errors of encoded bytes instead of "image bytes"."""
+    upload's file name) starts the notes and errors of encoded bytes and of a file instead of "image bytes" or the
+    file's path (a server's temporary upload path is nobody's business)."""
     if color not in ("rgb", "bgr"):
         raise ImageError(f"color must be 'rgb' or 'bgr', got {color!r}")
     notes: list[str] = []
@@ -66,7 +67,7 @@ def load_image_with_notes(source: ImageSource, *, color: str = "rgb",
         image = _from_bytes(data, notes, label=name or "image bytes")
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        image = _from_bytes(_read_file(path), notes, label=str(path))
+        image = _from_bytes(_read_file(path, name), notes, label=name or str(path))
     else:
         raise ImageError(f"cannot read an image from a {type(source).__name__}; "
                          "pass a path, bytes, a PIL image or a numpy array")
@@ -79,21 +80,22 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _read_file(path: Path) -> bytes:
+def _read_file(path: Path, name: str | None = None) -> bytes:
+    label = name or str(path)
     if not path.exists():
-        raise ImageError(f"{path}: no such file")
+        raise ImageError(f"{label}: no such file")
     if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image file")
+        raise ImageError(f"{label}: is a folder, not an image file")
     size = path.stat().st_size
     if size == 0:
-        raise ImageError(f"{path}: empty file (0 bytes)")
+        raise ImageError(f"{label}: empty file (0 bytes)")
     if size > MAX_IMAGE_BYTES:
-        raise ImageError(f"{path}: file of {size / 2**20:.1f} MB is larger than the limit of "
+        raise ImageError(f"{label}: file of {size / 2**20:.1f} MB is larger than the limit of "
                          f"{MAX_IMAGE_BYTES / 2**20:.0f} MB")
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ImageError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+        raise ImageError(f"{label}: cannot read file ({exc.strerror or exc})") from exc
 
 
 #: What PIL raises on corrupt or truncated files: OSError mostly, its plugins also ValueError ("Truncated IHDR

@@ -50,6 +50,16 @@ def test_user_errors_become_messages():
     assert err.value.message == "unexpected error (KeyError): 'boom'"
 
 
+def test_upload_errors_name_the_file_not_the_server_path(tmp_path):
+    """An upload lives in a server temp folder (/tmp/gradio/<hash>/name): errors say the name only."""
+    upload = tmp_path / "gradio" / "3f2a9c" / "holiday.jpg"
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"not a jpeg at all")
+    with pytest.raises(gr.Error) as err:
+        handlers.predict(str(upload), "hrgcnet-w32", "128x96", "full", False, "", 0.3, 0.5, True, "instance_score")
+    assert err.value.message.startswith("holiday.jpg: ") and str(tmp_path) not in err.value.message
+
+
 def fake_weights(tmp_path, monkeypatch, with_weights: dict[str, dict]):
     """Pretend that the models in ``with_weights`` have committed weights with that metadata."""
     paths = {}
