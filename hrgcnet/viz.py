@@ -72,10 +72,12 @@ def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, boxes: np.ndarray |
             cv2.rectangle(out, (x1, y1), (x2, y2), BOX_COLOR, lw)
             if labels is not None and i < len(labels):
                 (tw, th), base = cv2.getTextSize(labels[i], cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-                y_text = max(y1, th + base)
-                cv2.rectangle(out, (x1, y_text - th - base), (x1 + tw, y_text), BOX_COLOR, -1)
-                cv2.putText(out, labels[i], (x1, y_text - base), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0),
-                            1, cv2.LINE_AA)
+                # inside the image: moved down below the top edge and left from the right edge
+                y_text = min(max(y1, th + base), out.shape[0] - 1)
+                x_text = max(0, min(x1, out.shape[1] - tw))
+                cv2.rectangle(out, (x_text, y_text - th - base), (x_text + tw, y_text), BOX_COLOR, -1)
+                cv2.putText(out, labels[i], (x_text, y_text - base), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                            (0, 0, 0), 1, cv2.LINE_AA)
     for person in kpts:
         ok = np.isfinite(person).all(axis=1) & (person[:, 2] >= kpt_thr)
         for (a, b), color in zip(SKELETON, LIMB_COLORS):

@@ -66,6 +66,21 @@ def test_boxes_and_labels():
     assert out[45:60, 40:100].any()  # label background above the box
 
 
+@pytest.mark.parametrize("box", [[170, 60, 199, 190], [150, 0, 199, 50], [-30, -20, 40, 40]])
+def test_labels_stay_inside_the_image(box):
+    """A box at the right or top edge (or partly outside) keeps its whole label in the image: the rows of the label
+    band hold at least the label's width of drawn columns (clipped at the right edge: only 30 of them)."""
+    import cv2
+
+    image = np.zeros((200, 200, 3), np.uint8)
+    label = "#2 0.87"
+    out = draw_keypoints(image, np.zeros((1, 17, 3)), boxes=np.array([box]), labels=[label], thickness=1)
+    (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+    bottom = max(box[1], th + base)
+    band = out[bottom - th - base + 1:bottom - 1]
+    assert tw > 40 and band.any(axis=2).any(axis=0).sum() >= tw
+
+
 def test_draw_poses_uses_the_result():
     kpts = _person()
     res = _result(kpts, np.array([[60.0, 20.0, 140.0, 195.0]]))
