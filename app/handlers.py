@@ -252,8 +252,11 @@ def _notes(run: Run, box_thr: float) -> str:
 
 
 def _person_choices(run: Run) -> list[tuple[str, int]]:
+    """``"#i (pose 0.40, box 1.00)"``: the pose (instance) score the overlay labels show by default, and the
+    box score the threshold applies to, each named."""
     res = run.result
-    return [(f"#{i} (box score {float(res.box_scores[i]):.2f})", i) for i in range(len(res))]
+    return [(f"#{i} (pose {float(res.instance_scores[i]):.2f}, box {float(res.box_scores[i]):.2f})", i)
+            for i in range(len(res))]
 
 
 def _block_choices(run: Run) -> list[str]:

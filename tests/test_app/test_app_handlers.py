@@ -124,6 +124,12 @@ def fake_session() -> Session:
     return Session(run=run)
 
 
+def test_person_choices_name_both_scores():
+    """The dropdown names the pose score (what the overlay's "#i 0.30" label shows) and the box score."""
+    assert handlers._person_choices(fake_session().run) == [("#0 (pose 0.30, box 0.40)", 0),
+                                                           ("#1 (pose 0.70, box 0.90)", 1)]
+
+
 def test_redraw_applies_thresholds_to_the_cached_result():
     session = fake_session()
     overlay, table, json_path, png_path, notes, on_image = handlers.redraw(session, 0.0, 0.5, True, "instance_score")
