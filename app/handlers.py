@@ -219,6 +219,19 @@ def _timings(run: Run) -> str:
             f"{t.get('pose_ms', 0):.0f} ms{attention} · decode {t.get('decode_ms', 0):.0f} ms")
 
 
+def settings_changed(session: Session | None, model: str, input_size: str, detector: str, flip_test: bool):
+    """The timings line again when the controls match the result on screen, else a warning that it is stale
+    (nothing runs until "Estimate poses"); no change before the first run."""
+    run = session.run if session is not None else None
+    if run is None:
+        return gr.skip()
+    if run.settings == (model, input_size, detector, bool(flip_test)):
+        return _timings(run)
+    return (f"⚠️ **Settings changed**: the result shown is still the one of {run.model}, {run.input_size}, "
+            f"detector {run.detector}, flip test {'on' if run.flip_test else 'off'}. Press **Estimate poses** to run "
+            "with the new settings.")
+
+
 def count_line(run: Run, box_thr: float) -> str:
     """How many persons are drawn of how many the detector found, e.g. "**3 people shown of 13 found** (box score
     ≥ 0.50); poses for 10 of them (see below); lower the box score threshold to show more." The notes below say why
@@ -301,7 +314,7 @@ def predict(image: str | None, model: str, input_size: str, detector: str, flip_
     run = Run(result=result, display=display, display_scale=scale, model=model, input_size=input_size,
               flip_test=bool(flip_test), detector="boxes" if detector == "boxes" else state.detector_text(det),
               untrained=loaded.untrained, source=source, image_id=image_id, load_notes=list(load_notes),
-              backend=est.backend)
+              backend=est.backend, settings=(model, input_size, detector, bool(flip_test)))
     session = Session(run=run)
     overlay = _draw(run, kpt_thr, box_thr, show_boxes, label)
     json_path, png_path = _downloads(run, overlay, box_thr)

@@ -288,6 +288,8 @@ class Run:
         image_id: COCO image id written into the JSON results.
         load_notes: notes from reading the image (e.g. EXIF rotation), shown with the result's notes.
         backend: where the network ran (``torch``, ``openvino``; GC attention always comes from torch).
+        settings: the controls it ran with, ``(model, input size, detector choice, flip test)``, to tell when
+            the controls have changed since (the result on screen is then stale).
     """
 
     result: PoseResult
@@ -302,6 +304,7 @@ class Run:
     image_id: int
     load_notes: list[str] = field(default_factory=list)
     backend: str = "torch"
+    settings: tuple = ()
 
 
 @dataclass

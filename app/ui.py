@@ -152,6 +152,9 @@ def build_demo() -> gr.Blocks:
         compare_out = [left, right, compare_table, compare_plot, compare_summary]
 
         model.change(handlers.model_card, [model], [card], api_name="model_card", queue=False)
+        gr.on([model.change, input_size.change, detector.change, flip_test.change], handlers.settings_changed,
+              [session, model, input_size, detector, flip_test], [timings], api_visibility="private", queue=False,
+              show_progress="hidden")
         image.change(handlers.new_image, [pending_corner, boxes_text], [pending_corner, boxes_text, box_hint],
                      api_visibility="private", queue=False)
         image.select(handlers.add_box_corner, [pending_corner, boxes_text],

@@ -130,6 +130,16 @@ def test_person_choices_name_both_scores():
                                                            ("#1 (pose 0.70, box 0.90)", 1)]
 
 
+def test_changed_settings_mark_the_result_stale():
+    session = fake_session()
+    session.run.settings = ("hrgcnet-w32", "128x96", "full", False)
+    assert handlers.settings_changed(session, "hrgcnet-w32", "128x96", "full", False).startswith("**Timings**")
+    stale = handlers.settings_changed(session, "hrnet-w32", "128x96", "full", False)
+    assert stale.startswith("⚠️ **Settings changed**") and "hrgcnet-w32, 128x96" in stale
+    assert "Settings changed" in handlers.settings_changed(session, "hrgcnet-w32", "256x192", "full", False)
+    assert isinstance(handlers.settings_changed(Session(), "hrnet-w32", "128x96", "full", False), type(gr.skip()))
+
+
 def test_redraw_applies_thresholds_to_the_cached_result():
     session = fake_session()
     overlay, table, json_path, png_path, notes, on_image = handlers.redraw(session, 0.0, 0.5, True, "instance_score")
