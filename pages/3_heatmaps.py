@@ -99,7 +99,8 @@ with left:
     first = models[0] if models else "hrgcnet-w32"
     input_hw = st.selectbox("Input size", INPUT_SIZES, format_func=size_text, index=default_input_index(first),
                             help=input_size_help(first))
-    flip = st.checkbox("Flip test", value=False)
+    flip = st.checkbox("Flip test", value=True, help="On, as in the Gradio app and `hrgcnet eval`: the heatmaps of "
+                       "the crop and of its mirror image, averaged (twice the time).")
     run = st.button("Run models", type="primary", disabled=image is None or not models)
 
 if run and image is not None:

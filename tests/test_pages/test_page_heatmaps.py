@@ -44,6 +44,16 @@ def test_the_input_size_starts_at_the_weights_own(page):
     assert by_label(at.selectbox, "Input size").value == INPUT_SIZES[default_input_index("hrnet-w32")]
 
 
+def test_flip_test_starts_on_as_in_the_gradio_app(page):
+    from app.ui import build_demo
+
+    at = page("3_heatmaps.py").run()
+    flip = by_label(at.checkbox, "Flip test").value
+    gradio_flip = next(c for c in build_demo().blocks.values()
+                       if getattr(c, "label", None) == "Flip test (twice the time)")
+    assert flip is True and gradio_flip.value is True
+
+
 @pytest.fixture
 def duplicate_boxes(monkeypatch):
     """The 'full' detector returns a person twice (boxes one pixel apart), as a real detector may; the page's
