@@ -19,7 +19,7 @@ from hrgcnet.analysis.curves import COMMITTED_CURVES, read_curves_csv
 from hrgcnet.analysis.evaluation import (SUMMARY_KEYS, EvalRecord, default_val_split, load_annotations, match_instances,
                                          parse_eval_json, restrict_to_results, subset_with_persons)
 from hrgcnet.errors import DatasetError, HRGCNetError
-from hrgcnet.evaluate import coco_from_dict, evaluate_coco, gt_boxes_by_image, per_keypoint_oks
+from hrgcnet.evaluate import coco_from_dict, evaluate_coco, gt_boxes_by_image, paired_bootstrap, per_keypoint_oks
 from hrgcnet.io import load_image
 from hrgcnet.models import list_models
 from hrgcnet.pipeline import PoseEstimator
@@ -52,6 +52,13 @@ def annotations(path: str) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=50)
+def bootstrap_pair(a: str, b: str) -> dict:
+    """:func:`hrgcnet.evaluate.paired_bootstrap` of two evaluations' results on the images they cover."""
+    rec_a, rec_b = records()[a], records()[b]
+    coco = coco_from_dict(restrict_to_results(gt, rec_a.results))
+    return paired_bootstrap(rec_a.results, rec_b.results, coco, num_samples=500)
+
+
 def matched(results: list[dict], gt: dict) -> list[dict]:
     return match_instances(results, gt)
 
@@ -230,6 +237,26 @@ st.dataframe(table, hide_index=True, width="stretch",
              column_config={k: st.column_config.NumberColumn(format="%.1f") for k in SUMMARY_KEYS})
 st.caption("Evaluations of trained models (not flagged untrained; a file only when its model has committed trained "
            "weights) also appear as measured points in Fig. 3 on the Model zoo page. *images*: the images scored.")
+pairs = [(a, b) for i, a in enumerate(recs) for b in list(recs)[i + 1:]
+         if recs[a].results and recs[b].results and gt is not None
+         and {r["image_id"] for r in recs[a].results} == {r["image_id"] for r in recs[b].results}]
+if pairs:
+    st.markdown("**Can these images rank them?** A paired bootstrap over the images (500 draws; "
+                "`hrgcnet eval --compare` does the same with 1,000): when the 95% interval of the AP difference "
+                "holds 0, these images cannot tell which evaluation is better.")
+    rows = []
+    for a, b in pairs:
+        try:
+            cmp = bootstrap_pair(a, b)
+        except HRGCNetError as exc:
+            st.error(f"{a} vs {b}: {exc}")
+            continue
+        low, high = cmp["ci95"]
+        rows.append({"A": a, "B": b, "images": cmp["num_images"], "AP A − B": 100 * cmp["delta"],
+                     "95% interval": f"[{100 * low:+.1f}, {100 * high:+.1f}]",
+                     "ranked?": "A better" if low > 0 else ("B better" if high < 0 else "no: the interval holds 0")})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={"AP A − B": st.column_config.NumberColumn(format="%+.1f")})
 if st.button("Clear results"):
     st.session_state["eval_records"] = {}
     st.session_state["measured_ap"] = {}

@@ -42,6 +42,25 @@ def test_run_on_the_val_split(page, coco_val):
     assert list(table["flip_test"]) == [False]
 
 
+def test_two_models_on_a_few_images_get_a_bootstrap_interval(page, coco_val):
+    """Two models scored on the same 3 images: the page says whether those images can rank them."""
+    at = page("5_evaluation.py").run()
+    by_label(at.selectbox, "Input size").set_value((128, 96))
+    by_label(at.slider, "Images (with persons, file order)").set_value(3)
+    by_label(at.checkbox, "Flip test").set_value(False)
+    by_label(at.multiselect, "Models").set_value(["hrnet-w32", "hrgcnet-w32"])
+    at.button[0].click().run()
+    no_exception(at)
+    pair = at.dataframe[1].value
+    assert list(pair.columns) == ["A", "B", "images", "AP A − B", "95% interval", "ranked?"]
+    assert len(pair) == 1 and pair["images"][0] == 3
+    low, high = (float(v) for v in pair["95% interval"][0].strip("[]").split(","))
+    assert low <= pair["AP A − B"][0] <= high
+    assert pair["ranked?"][0] == ("no: the interval holds 0" if low <= 0 <= high else
+                                  "A better" if low > 0 else "B better")
+    assert any("Can these images rank them?" in m.value for m in at.markdown)
+
+
 def test_learning_curves_of_the_default_weights(page):
     from hrgcnet.analysis.curves import read_curves_csv
 
