@@ -219,6 +219,15 @@ def _timings(run: Run) -> str:
             f"{t.get('pose_ms', 0):.0f} ms{attention} · decode {t.get('decode_ms', 0):.0f} ms")
 
 
+def legend_html() -> str:
+    """The colour legend of the overlays (:data:`hrgcnet.viz.COLOR_LEGEND`), one swatch per meaning."""
+    from hrgcnet.viz import COLOR_LEGEND
+
+    items = "".join(f'<span style="margin-right:1em"><span style="color:rgb{rgb};text-shadow:0 0 1px #000">'
+                    f"&#9679;</span> {meaning}</span>" for meaning, rgb in COLOR_LEGEND)
+    return f'<div id="legend-items" style="font-size:0.9em">{items}</div>'
+
+
 def settings_changed(session: Session | None, model: str, input_size: str, detector: str, flip_test: bool):
     """The timings line again when the controls match the result on screen, else a warning that it is stale
     (nothing runs until "Estimate poses"); no change before the first run."""

@@ -85,6 +85,7 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     show_boxes = gr.Checkbox(True, label="Show boxes")
                     label = gr.Radio(list(handlers.LABELS), value="instance_score", label="Box labels")
+                gr.HTML(handlers.legend_html(), elem_id="legend")
                 timings = gr.Markdown(elem_id="timings")
                 notes = gr.Markdown(elem_id="notes")
                 persons = gr.Dataframe(headers=handlers.PERSON_COLUMNS, label="Persons", interactive=False,

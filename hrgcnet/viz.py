@@ -35,6 +35,10 @@ LIMB_COLORS: tuple[tuple[int, int, int], ...] = (
 KEYPOINT_COLORS: tuple[tuple[int, int, int], ...] = tuple(
     _FACE if k < 5 else (_LEFT[0] if k % 2 == 1 else _RIGHT[0]) for k in range(len(KEYPOINT_NAMES)))
 BOX_COLOR = (255, 255, 255)
+#: What the colours of the drawings mean, for legends: ``(meaning, RGB)``.
+COLOR_LEGEND: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("left side (the person's own)", _LEFT[0]), ("right side", _RIGHT[0]), ("torso lines", _CENTER),
+    ("face", _FACE), ("box and label", BOX_COLOR))
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:

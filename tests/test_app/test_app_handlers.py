@@ -130,6 +130,16 @@ def test_person_choices_name_both_scores():
                                                            ("#1 (pose 0.70, box 0.90)", 1)]
 
 
+def test_the_legend_shows_the_drawing_colours():
+    from hrgcnet.viz import COLOR_LEGEND, KEYPOINT_COLORS, LIMB_COLORS
+
+    html = handlers.legend_html()
+    for meaning, rgb in COLOR_LEGEND:
+        assert f"color:rgb{rgb}" in html and meaning in html
+    legend = {rgb for _, rgb in COLOR_LEGEND}
+    assert set(KEYPOINT_COLORS) <= legend and LIMB_COLORS[0] in legend  # every joint colour is explained
+
+
 def test_changed_settings_mark_the_result_stale():
     session = fake_session()
     session.run.settings = ("hrgcnet-w32", "128x96", "full", False)
