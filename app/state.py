@@ -15,6 +15,7 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,24 +143,45 @@ def model_choices() -> list[tuple[str, str]]:
     return [(get_spec(n).label + ("" if has_weights(n) else " (untrained)"), n) for n in enabled_models()]
 
 
+#: Names of the known data files (the last two parts of their paths) for the model card.
+DATA_NAMES = {"coco/train.json": "COCO 2017 train persons", "lspet/train.json": "LSP-Extended",
+              "coco/val.json": "COCO val2017 (val.json, 68 persons)",
+              "coco/dev.json": "COCO val2017 (dev.json, 204 persons)"}
+
+
+def data_name(path: str) -> str:
+    """A data file as users know it (no local paths): a known file's name, else its last two path parts."""
+    short = "/".join(Path(str(path)).parts[-2:])
+    return DATA_NAMES.get(short, short)
+
+
 def model_card(name: str) -> str:
-    """One line: where the model's weights come from and their measured AP, or that it is untrained."""
+    """The model's card as Markdown: where its weights come from, what they saw and scored, or that it is
+    untrained. Data files are named, never given as local paths."""
     spec = get_spec(name)
     path = default_weights_path(name)
     if path is None:
         return (f"**{spec.label}**: no trained weights yet, it runs with **untrained (random) weights**: "
                 "keypoints are noise. Useful only to explore the architecture (heatmaps, GC attention).")
     meta = read_metadata(path)
-    ap = meta.get("ap")
-    source = meta.get("source") or meta.get("data") or "this project's training run"
-    if isinstance(source, (list, tuple)):
-        source = ", ".join(str(s) for s in source)
-    ap_text = f"measured AP {float(ap):.3f}" if isinstance(ap, (int, float)) else "AP not recorded"
-    where = f" on {meta['val_ann']}" if meta.get("val_ann") and ap_text.startswith("measured") else ""
+    rows = []
+    data = meta.get("source") or meta.get("data")
+    if data:
+        rows.append(("trained on", ", ".join(data_name(d) for d in (data if isinstance(data, (list, tuple))
+                                                                     else [data]))))
     size = weights_input_size(name)
-    size_text = f", input {size}" if size else ""
-    note = f" {meta['note']}" if meta.get("note") else ""
-    return f"**{spec.label}**: weights `{path.name}` trained on {source}{size_text}; {ap_text}{where}.{note}"
+    if meta.get("samples_seen") is not None:
+        rows.append(("samples seen", f"{int(meta['samples_seen']):,}" + (f" at {size}" if size else "")))
+    if size:
+        rows.append(("input size", f"{size} (the size it was trained at and runs best at)"))
+    ap = meta.get("ap")
+    if isinstance(ap, (int, float)):
+        where = f" on {data_name(meta['val_ann'])}" if meta.get("val_ann") else ""
+        rows.append(("accuracy", f"measured AP {float(ap):.3f}{where}, ground-truth boxes, flip test"))
+    rows.append(("licence", "MIT, like the code"))
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    note = f"\n\n{meta['note']}" if meta.get("note") else ""
+    return f"**{spec.label}**, weights `{path.name}`\n\n| | |\n|---|---|\n{table}{note}"
 
 
 def weights_input_size(name: str) -> str | None:

@@ -65,7 +65,8 @@ def build_demo() -> gr.Blocks:
                 gr.Examples(examples=[[str(ASSETS_DIR / name)] for name in EXAMPLES if (ASSETS_DIR / name).is_file()],
                             inputs=[image], label="Examples (licences in assets/README.md)", cache_examples=False)
                 model = gr.Dropdown(models, value=first_model, label="Model", elem_id="model")
-                card = gr.Markdown(state.model_card(first_model), elem_id="model-card")
+                with gr.Accordion("Model card", open=True):
+                    card = gr.Markdown(state.model_card(first_model), elem_id="model-card")
                 with gr.Row():
                     input_size = gr.Radio(list(state.INPUT_SIZES), value=state.default_input_size(first_model),
                                           label="Input size (HxW)")

@@ -82,7 +82,8 @@ def test_without_any_weights_two_untrained_models_are_offered(tmp_path, monkeypa
 def test_the_input_size_starts_at_the_weights_own(tmp_path, monkeypatch):
     fake_weights(tmp_path, monkeypatch, {"hrgcnet-w32": {"input_size": "128x96"}, "hrnet-w32": {"input_hw": [384, 288]},
                                          "hrgcnet-w48": {"input_size": "64x64"}})
-    assert state.default_input_size("hrgcnet-w32") == "128x96" and "input 128x96" in state.model_card("hrgcnet-w32")
+    assert state.default_input_size("hrgcnet-w32") == "128x96"
+    assert "| input size | 128x96 " in state.model_card("hrgcnet-w32")
     assert state.default_input_size("hrnet-w32") == "384x288"
     assert state.weights_input_size("hrgcnet-w48") == "64x64"
     assert state.default_input_size("hrgcnet-w48") == state.DEFAULT_INPUT_SIZE  # a size the UI does not offer
@@ -96,10 +97,16 @@ def test_only_models_with_weights_are_offered_with_their_card(tmp_path, monkeypa
     assert state.enabled_models() == ["hrgcnet-w48"]
     assert state.untrained_banner() == ""
     card = state.model_card("hrgcnet-w48")
-    assert "measured AP 0.713 on coco/val.json" in card and "coco/train.json" in card and "256x192" in card
-    assert card.endswith("coco/val.json. A short run.")
+    assert "| accuracy | measured AP 0.713 on COCO val2017 (val.json, 68 persons)" in card
+    assert "| trained on | COCO 2017 train persons |" in card and "| input size | 256x192" in card
+    assert card.endswith("\n\nA short run.") and "../" not in card  # no local paths
     with pytest.raises(UsageError, match="no HRNET model"):
         handlers.counterpart("hrgcnet-w48")
+
+
+def test_the_model_card_names_data_files_without_local_paths():
+    assert state.data_name("../shared/data/lspet/train.json") == "LSP-Extended"
+    assert state.data_name("/home/me/data/mine/train.json") == "mine/train.json"
 
 
 def test_counterpart_is_the_other_family_at_the_same_width(tmp_path, monkeypatch):
