@@ -492,7 +492,7 @@ def _heatmap_outputs(run: Run, i: int, box_thr: float) -> tuple[go.Figure, np.nd
         fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
     fig.update_layout(coloraxis=dict(colorscale="Jet"), height=230 * rows, margin=dict(l=10, r=10, t=40, b=10),
                       title=f"person #{i}: heatmaps ({hm.shape[1]}x{hm.shape[2]}, 1/4 of the {run.input_size} crop)")
-    merged = viz.heatmap_overlay(res.crops[i], hm)
+    merged = viz.enlarge(viz.heatmap_overlay(res.crops[i], hm))  # a crop is small: shown large enough to read
     return fig, merged, _heatmaps_on_image(run, box_thr)
 
 
@@ -557,14 +557,16 @@ def _attention_outputs(run: Run, i: int, block: str | None) -> tuple[np.ndarray,
     if block not in maps:
         raise UsageError(f"no GC block named {block!r}; choose one of: {', '.join(list(maps)[:6])}, ...")
     alpha = maps[block][i]  # (h, w)
-    overlay = viz.attention_overlay(run.result.crops[i], alpha - alpha.min())  # colours span min..max of α
+    overlay = viz.enlarge(viz.attention_overlay(run.result.crops[i], alpha - alpha.min()))  # colours: min..max α
     h, w = alpha.shape
     uniform = 1.0 / (h * w)
     p = alpha[alpha > 0].astype(np.float64)
     entropy = float(-(p * np.log(p)).sum() / np.log(h * w)) if h * w > 1 else 0.0
     fig = go.Figure(go.Heatmap(z=alpha, colorscale="Jet",
                                hovertemplate="x %{x}, y %{y}<br>α %{z:.5f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    # the axes span the map and no more (square cells)
+    fig.update_xaxes(range=[-0.5, w - 0.5], constrain="domain")
+    fig.update_yaxes(range=[h - 0.5, -0.5], scaleanchor="x", constrain="domain")
     fig.update_layout(title=f"{block}: α ({h}x{w}), person #{i}", height=420, margin=dict(l=10, r=10, t=40, b=10))
     stride = run.result.input_hw[0] // h
     note = (f"{ATTENTION_NOTE} Colours on the crop span this map's smallest to largest α.\n\n"
@@ -597,7 +599,7 @@ def attribution(session: Session | None, person: int | None, keypoint: str, meth
     with loaded.lock:
         attr = attribute_keypoint(loaded.estimator.model, crop, k, method=method, n_steps=int(n_steps),
                                   time_budget_s=state.ATTRIBUTION_BUDGET_S, progress=report)
-    overlay = viz.attention_overlay(crop, attr.magnitude, interpolation="bilinear")
+    overlay = viz.enlarge(viz.attention_overlay(crop, attr.magnitude, interpolation="bilinear"))
     stride = crop.shape[0] / run.result.heatmaps.shape[2]
     peak = (int(round((attr.peak_xy[0] + 0.5) * stride)), int(round((attr.peak_xy[1] + 0.5) * stride)))
     cv2.drawMarker(overlay, peak, (255, 255, 255), cv2.MARKER_CROSS, max(8, crop.shape[1] // 12), 2)

@@ -97,6 +97,13 @@ def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, boxes: np.ndarray |
     return out
 
 
+def enlarge(image: np.ndarray, min_side: int = 384) -> np.ndarray:
+    """``image (H, W, 3)`` scaled up by the smallest whole factor that makes its shorter side at least
+    ``min_side`` (nearest neighbour: a crop's pixels and a map's cells stay sharp); unchanged when already large."""
+    factor = max(1, -(-min_side // max(1, min(image.shape[:2]))))
+    return image if factor == 1 else np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
 def draw_poses(image: np.ndarray, result: "PoseResult", kpt_thr: float = 0.3, show_boxes: bool = True,
                label: str | None = "instance_score") -> np.ndarray:
     """Draw a :class:`~hrgcnet.pipeline.PoseResult` on a copy of ``image``.

@@ -81,6 +81,16 @@ def test_labels_stay_inside_the_image(box):
     assert tw > 40 and band.any(axis=2).any(axis=0).sum() >= tw
 
 
+def test_enlarge_by_a_whole_factor_keeps_pixels_sharp():
+    from hrgcnet.viz import enlarge
+
+    crop = np.arange(128 * 96 * 3, dtype=np.uint8).reshape(128, 96, 3)
+    big = enlarge(crop)
+    assert big.shape == (512, 384, 3) and (big[::4, ::4] == crop).all() and (big[3::4, 3::4] == crop).all()
+    assert enlarge(np.zeros((400, 500, 3), np.uint8)).shape == (400, 500, 3)  # already large
+    assert enlarge(np.zeros((256, 192, 3), np.uint8)).shape == (512, 384, 3)
+
+
 def test_draw_poses_uses_the_result():
     kpts = _person()
     res = _result(kpts, np.array([[60.0, 20.0, 140.0, 195.0]]))

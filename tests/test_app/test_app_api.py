@@ -154,18 +154,18 @@ def test_heatmaps_attention_and_attribution(client, coco_photos):
     traces = json.loads(figure["plot"])["data"]
     assert len(traces) == 1 + len(KEYPOINT_NAMES)  # merged + one per keypoint
     assert {t["type"] for t in traces} == {"heatmap"}
-    assert read_rgb(crop_overlay).shape == (128, 96, 3)
+    assert read_rgb(crop_overlay).shape == (512, 384, 3)  # the 128x96 crop, 4x: large enough to read
     assert read_rgb(image_overlay).ndim == 3
 
     overlay, alpha_plot, note = client.predict(0, "stage3.module0.branch0.block1", api_name="/attention")
-    assert read_rgb(overlay).shape == (128, 96, 3)
+    assert read_rgb(overlay).shape == (512, 384, 3)
     assert "query-independent" in note and "stage3.module0.branch0.block1" in note
     assert json.loads(alpha_plot["plot"])["data"][0]["type"] == "heatmap"
     with pytest.raises(AppError, match="no GC block named"):
         client.predict(0, "stage9.block0", api_name="/attention")
 
     image, text = client.predict(0, "left_wrist", "saliency", 2, api_name="/attribution")
-    assert read_rgb(image).shape == (128, 96, 3)
+    assert read_rgb(image).shape == (512, 384, 3)
     assert "Saliency" in text and "left_wrist" in text
 
 

@@ -254,13 +254,19 @@ def session_with_maps(model: str = "hrgcnet-w32", persons: bool = True) -> Sessi
     return session
 
 
+def test_attention_views_are_large_and_the_plot_spans_the_map():
+    overlay, fig, _ = handlers.attention(session_with_maps("hrgcnet-w32"), 0, "stage1.block0")
+    assert overlay.shape == (512, 384, 3)  # the 128x96 crop, 4x
+    assert list(fig.layout.xaxis.range) == [-0.5, 5.5] and list(fig.layout.yaxis.range) == [7.5, -0.5]  # 8x6 map
+
+
 def test_after_predict_an_hrnet_run_gets_a_note_not_an_error():
     session = session_with_maps("hrnet-w32")
     img, plot, note = handlers.attention_after_predict(session, 0, None)
     assert img is None and plot is None  # the previous image's maps do not stay
     assert "HRNet-W32 has no GC blocks" in note and "query-independent" in note
     figure, crop, on_image = handlers.heatmaps_after_predict(session, 0)
-    assert crop.shape == (128, 96, 3) and on_image.shape == (100, 150, 3)
+    assert crop.shape == (512, 384, 3) and on_image.shape == (100, 150, 3)  # the 128x96 crop shown 4x
     with pytest.raises(gr.Error, match="no GC blocks"):  # asked for explicitly (/attention): an error
         handlers.attention(session, 0, "stage1.block0")
 
