@@ -281,8 +281,13 @@ def _person_choices(run: Run) -> list[tuple[str, int]]:
             for i in range(len(res))]
 
 
-def _block_choices(run: Run) -> list[str]:
-    return list(run.result.attention or {})
+def _block_choices(run: Run) -> list[tuple[str, str]]:
+    """``(label, block)`` for every GC block, the most peaked first: how far α is from uniform, as its largest value
+    over the uniform 1/(h·w), the median over the persons (a near-uniform block pools like average pooling)."""
+    peaks = {name: float(np.median(maps.reshape(len(maps), -1).max(axis=1) * maps[0].size))
+             for name, maps in (run.result.attention or {}).items() if len(maps)}
+    return [(f"{name} (peak α {peak:.1f}x uniform)", name) for name, peak in
+            sorted(peaks.items(), key=lambda item: -item[1])]
 
 
 # ----------------------------------------------------------------------------------- model cards
@@ -330,7 +335,7 @@ def predict(image: str | None, model: str, input_size: str, detector: str, flip_
     people = _person_choices(run)
     blocks = _block_choices(run)
     person_update = gr.update(choices=people, value=people[0][1] if people else None)
-    block_update = gr.update(choices=blocks, value=blocks[0] if blocks else None)
+    block_update = gr.update(choices=blocks, value=blocks[0][1] if blocks else None)
     return (overlay, _persons_table(run, kpt_thr, box_thr), _timings(run), _notes(run, box_thr), json_path, png_path,
             session, person_update, block_update)
 
@@ -511,6 +516,12 @@ def _scaled_result(run: Run):
 
 # -------------------------------------------------------------------------------------- attention
 
+HEATMAPS_NOTE = (
+    "**What this shows.** For each of the 17 keypoints the network outputs a heatmap over the person's crop (1/4 of "
+    "its size); the keypoint is placed at the heatmap's peak, refined by a quarter cell towards the higher "
+    "neighbour, and its score is the peak's height. With the flip test the heatmaps are averaged with those of the "
+    "mirrored crop. A sharp single peak is a confident keypoint; a flat or double-peaked map is a guess.")
+
 ATTENTION_NOTE = (
     "**What this shows.** A GC block pools its whole feature map into one context vector with weights "
     "α = softmax(W_k x) over all h·w positions (α sums to 1), then adds that vector back at every position. "
@@ -553,7 +564,7 @@ def attention_after_predict(session: Session | None, person: int | None, block: 
 def _attention_outputs(run: Run, i: int, block: str | None) -> tuple[np.ndarray, go.Figure, str]:
     maps = run.result.attention
     if not block:
-        block = next(iter(maps))
+        block = _block_choices(run)[0][1]  # the most peaked
     if block not in maps:
         raise UsageError(f"no GC block named {block!r}; choose one of: {', '.join(list(maps)[:6])}, ...")
     alpha = maps[block][i]  # (h, w)

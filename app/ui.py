@@ -112,6 +112,7 @@ def build_demo() -> gr.Blocks:
                 compare_table = gr.Dataframe(headers=handlers.COMPARE_COLUMNS,
                                              label="Disagreement per keypoint", interactive=False)
             with gr.Tab("Heatmaps"):
+                gr.Markdown(handlers.HEATMAPS_NOTE)
                 heatmap_plot = gr.Plot(label="Heatmaps of the chosen person (hover for values)")
                 with gr.Row():
                     heatmap_crop = gr.Image(label="All keypoints merged, on the crop", interactive=False)

@@ -63,7 +63,10 @@ def test_predict_one_person_photo(client, coco_photos):
 
     # without committed weights the app must say so; with them, it must not
     assert ("untrained weights" in notes) == (default_weights_path("hrgcnet-w32") is None)
-    assert block["choices"][0][0] == "stage1.block0"  # HRGCNet's GC attention maps are offered
+    # HRGCNet's 36 GC blocks are offered, the most peaked α first, the measure in the label
+    assert len(block["choices"]) == 36 and block["value"] == block["choices"][0][1]
+    peaks = [float(label.split("peak α ")[1].split("x")[0]) for label, _ in block["choices"]]
+    assert peaks == sorted(peaks, reverse=True) and {name for _, name in block["choices"]} >= {"stage1.block0"}
 
 
 def test_predict_needs_only_the_image(client, coco_photos):
