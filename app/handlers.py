@@ -300,6 +300,7 @@ def model_card(model: str) -> str:
 
 # ---------------------------------------------------------------------------------------- predict
 
+@state.on_gpu
 @user_errors
 def predict(image: str | None, model: str, input_size: str, detector: str, flip_test: bool, boxes_text: str,
             kpt_thr: float, box_thr: float, show_boxes: bool, label: str
@@ -413,6 +414,7 @@ def _compare_outputs(session: Session, kpt_thr: float, box_thr: float
     return (_draw(hrnet_run, kpt_thr, box_thr), _draw(hrgc_run, kpt_thr, box_thr), table, fig, summary)
 
 
+@state.on_gpu
 @user_errors
 def compare(image: str | None, session: Session | None, kpt_thr: float, box_thr: float
             ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, go.Figure, str, Session]:
@@ -590,6 +592,7 @@ def _attention_outputs(run: Run, i: int, block: str | None) -> tuple[np.ndarray,
 
 # ------------------------------------------------------------------------------------ attribution
 
+@state.on_gpu
 @user_errors
 def attribution(session: Session | None, person: int | None, keypoint: str, method: str, n_steps: int,
                 progress: gr.Progress = gr.Progress()) -> tuple[np.ndarray, str]:

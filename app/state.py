@@ -15,6 +15,7 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,6 +206,19 @@ def untrained_banner(names: list[str] | None = None) -> str:
     return ("⚠️ **Untrained weights: keypoints are noise.** No trained weights are committed for "
             f"{', '.join(untrained)}, so these models run with a random initialisation. The app works end "
             "to end (detection, heatmaps, GC attention, attributions), but the poses mean nothing yet.")
+
+
+# ------------------------------------------------------------------------------------------- GPU
+
+def on_gpu(fn: Callable) -> Callable:
+    """``fn`` under ``spaces.GPU`` when the ``spaces`` package is installed: on a Hugging Face ZeroGPU Space a call
+    then gets a GPU for its duration; anywhere else ``spaces.GPU`` hands ``fn`` back unchanged. For the handlers
+    that run the network (predict, compare, attribution); not the live webcam, whose frames would each claim one."""
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(fn)
 
 
 # ------------------------------------------------------------------------------------- shared cache
