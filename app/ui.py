@@ -115,14 +115,15 @@ def build_demo() -> gr.Blocks:
                 gr.Markdown(handlers.HEATMAPS_NOTE)
                 heatmap_plot = gr.Plot(label="Heatmaps of the chosen person (hover for values)")
                 with gr.Row():
-                    heatmap_crop = gr.Image(label="All keypoints merged, on the crop", interactive=False)
+                    heatmap_crop = gr.Image(label="All keypoints merged, on the crop", interactive=False,
+                                            elem_id="heatmap-crop")
                     heatmap_image = gr.Image(label="Merged heatmaps of the persons shown, on the image",
                                              interactive=False)
             with gr.Tab("GC attention"):
                 block = gr.Dropdown([], label="GC block (stage . module . branch . block)", elem_id="block",
                                     allow_custom_value=True)
                 with gr.Row():
-                    attention_img = gr.Image(label="α on the crop", interactive=False)
+                    attention_img = gr.Image(label="α on the crop", interactive=False, elem_id="attention-crop")
                     attention_plot = gr.Plot(label="α (hover for values)")
                 attention_note = gr.Markdown(handlers.ATTENTION_NOTE)
             with gr.Tab("Attribution"):

@@ -67,6 +67,40 @@ def test_example_run_shows_the_overlay(launched_app):
             browser.close()
 
 
+def test_what_a_new_user_reads(launched_app):
+    """The colour legend, the stale-result warning, and crop views large enough to read (rendered at least 300 px
+    tall, not ~128). The screenshots are kept as test-artifacts/app_views_*.png."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(launched_app.url, wait_until="domcontentloaded")
+            page.wait_for_selector("#run", timeout=60_000)
+            page.locator("img[src*='three_people']").first.click()
+            page.wait_for_selector("#input-image img[src*='three_people']", timeout=30_000)
+            page.get_by_label("128x96").check()
+            page.get_by_label("Flip test (twice the time)").uncheck()
+            page.click("#run")
+            page.wait_for_function("document.querySelector('#timings').innerText.includes('pose')", timeout=120_000)
+            legend = page.inner_text("#legend")
+            assert all(word in legend for word in ("left side", "right side", "torso", "face"))
+            page.get_by_label("256x192").check()
+            page.wait_for_function("document.querySelector('#timings').innerText.includes('Settings changed')",
+                                   timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "app_views_stale.png"))
+            for tab, image in (("Heatmaps", "#heatmap-crop img"), ("GC attention", "#attention-crop img")):
+                page.get_by_role("tab", name=tab).click()
+                shown = page.wait_for_selector(image, timeout=60_000)
+                shown.scroll_into_view_if_needed()
+                box = shown.bounding_box()
+                page.screenshot(path=str(ARTIFACTS / f"app_views_{tab.split()[-1].lower()}.png"))
+                assert box and box["height"] >= 300, (tab, box)
+        finally:
+            browser.close()
+
+
 #: Chromium's synthetic camera (a moving test pattern), granted without a permission prompt.
 FAKE_WEBCAM_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
