@@ -19,25 +19,30 @@ pytestmark = [
 ]
 
 
+def _open_with_the_first_example(browser, url: str):
+    """A page of the app with the first example (three_people.jpg) loaded, at 128x96 without the flip test (small
+    and fast), the default detector (offline: NanoDet-g) and box threshold."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#run", timeout=60_000)
+    page.locator("img[src*='three_people']").first.click()
+    page.wait_for_selector("#input-image img[src*='three_people']", timeout=30_000)
+    page.get_by_label("128x96").check()
+    page.get_by_label("Flip test (twice the time)").uncheck()
+    return page
+
+
 def test_example_run_shows_the_overlay(launched_app):
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(launched_app.url, wait_until="domcontentloaded")
-            page.wait_for_selector("#run", timeout=60_000)
+            page = _open_with_the_first_example(browser, launched_app.url)
             from app import state
 
             banner = page.inner_text("#untrained-banner") if page.locator("#untrained-banner").count() else ""
             assert ("Untrained weights" in banner) == bool(state.untrained_banner())
-
-            page.locator("img[src*='three_people']").first.click()  # the first example
-            page.wait_for_selector("#input-image img[src*='three_people']", timeout=30_000)
-            page.get_by_label("128x96").check()  # small and fast
-            page.get_by_label("Flip test (twice the time)").uncheck()
-            # the default detector (offline: NanoDet-g) and box threshold
             page.click("#run")
 
             overlay = page.wait_for_selector("#overlay img", timeout=120_000)
@@ -75,13 +80,7 @@ def test_what_a_new_user_reads(launched_app):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(launched_app.url, wait_until="domcontentloaded")
-            page.wait_for_selector("#run", timeout=60_000)
-            page.locator("img[src*='three_people']").first.click()
-            page.wait_for_selector("#input-image img[src*='three_people']", timeout=30_000)
-            page.get_by_label("128x96").check()
-            page.get_by_label("Flip test (twice the time)").uncheck()
+            page = _open_with_the_first_example(browser, launched_app.url)
             page.click("#run")
             page.wait_for_function("document.querySelector('#timings').innerText.includes('pose')", timeout=120_000)
             legend = page.inner_text("#legend")

@@ -11,14 +11,15 @@ from hrgcnet.structures import FLIP_INDICES
 
 def test_coco_train_persons(coco_train):
     recs = load_records(DataSpec(str(coco_train)))
-    # data README: 2,576 persons with at least one labelled keypoint (none is a crowd region).
-    assert len(recs) == 2576
+    # data README: 2,645 persons with at least one labelled keypoint (none is a crowd region).
+    assert len(recs) == 2645
     r = recs[0]
     assert r.keypoints.shape == (17, 3) and r.weights.shape == (17,) and r.box.shape == (4,)
     assert np.array_equal(r.weights > 0, r.keypoints[:, 2] > 0)
     assert all(rec.box[2] >= rec.box[0] and rec.box[3] >= rec.box[1] for rec in recs)
     unstretched = load_records(DataSpec(str(coco_train), skip_stretched=True))
-    assert len(unstretched) == 86  # the COCO-MINI part (README: 86 persons with keypoints)
+    # the original COCO parts (README, persons with keypoints: COCO-MINI 86, COCO_Tiny train2017 69)
+    assert len(unstretched) == 86 + 69
     assert not any(rec.stretched for rec in unstretched)
     half = load_records(DataSpec(str(coco_train), stretched_weight=0.5))
     assert all(np.all(rec.weights[rec.weights > 0] == (0.5 if rec.stretched else 1.0)) for rec in half)
@@ -27,9 +28,9 @@ def test_coco_train_persons(coco_train):
 def test_lspet_lr_swap_and_face_joints(lspet_train):
     data = json.loads(lspet_train.read_text())
     flagged = {a["id"] for a in data["annotations"] if a.get("teacher_lr_swap")}
-    assert len(flagged) == 270
+    assert len(flagged) == 350  # data README: "350 of the 8,494 persons"
     dropped = load_records(DataSpec(str(lspet_train)))
-    assert len(dropped) == 6023 - 270 and not any(r.ann_id in flagged for r in dropped)
+    assert len(dropped) == 8494 - 350 and not any(r.ann_id in flagged for r in dropped)
     kept = {r.ann_id: r for r in load_records(DataSpec(str(lspet_train), lr_swap="keep"))}
     swapped = {r.ann_id: r for r in load_records(DataSpec(str(lspet_train), lr_swap="swap"))}
     some = sorted(flagged)[0]
