@@ -295,10 +295,10 @@ class ModelCache:
                 if input_hw == base.input_hw:
                     loaded.fast[input_hw] = base.fast_network
                 else:
-                    from hrgcnet.backends.openvino import OpenVINONetwork, cached_ir
+                    from hrgcnet.backends.openvino import compile_network
 
-                    xml, _ = cached_ir(base.model, base.model_name, input_hw)
-                    loaded.fast[input_hw] = OpenVINONetwork(xml, base.precision)
+                    loaded.fast[input_hw] = compile_network(base.model, base.model_name, input_hw,
+                                                            base.precision)[0]
             return loaded.fast[input_hw]
 
     def loaded_names(self) -> list[str]:

@@ -107,7 +107,9 @@ def _image_id(value, what: str):
     return int(value) if isinstance(value, (np.integer, np.floating)) and float(value).is_integer() else value
 
 
-def _run_cocoeval(coco_gt, results: list[dict]):
+def _run_cocoeval(coco_gt, results: list[dict], iou_type: str = "keypoints", cat_ids: list[int] | None = None):
+    """pycocotools' ``COCOeval`` of ``results`` (keypoints, or ``iou_type="bbox"`` for detections, on ``cat_ids``),
+    evaluated, accumulated and summarised quietly."""
     from pycocotools.cocoeval import COCOeval
 
     unknown = {r["image_id"] for r in results} - set(coco_gt.getImgIds())
@@ -117,14 +119,17 @@ def _run_cocoeval(coco_gt, results: list[dict]):
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             coco_dt = coco_gt.loadRes(copy.deepcopy(results))
-            ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+            ev = COCOeval(coco_gt, coco_dt, iouType=iou_type)
+            if cat_ids is not None:
+                ev.params.catIds = cat_ids
             ev.evaluate()
             ev.accumulate()
             ev.summarize()
     except (KeyError, TypeError, ValueError, IndexError) as exc:  # malformed annotations or results
         what = f"missing field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
-        raise DatasetError(f"pycocotools cannot score these annotations/results ({what}); keypoint annotations need "
-                           "image_id, bbox, area, iscrowd, keypoints and num_keypoints") from exc
+        needs = "keypoint annotations need image_id, bbox, area, iscrowd, keypoints and num_keypoints" \
+            if iou_type == "keypoints" else "box annotations need image_id, bbox, area and iscrowd"
+        raise DatasetError(f"pycocotools cannot score these annotations/results ({what}); {needs}") from exc
     return ev
 
 

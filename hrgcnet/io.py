@@ -80,7 +80,9 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _read_file(path: Path, name: str | None = None) -> bytes:
+def check_image_file(path: Path, name: str | None = None) -> None:
+    """Raise :class:`ImageError` for a path that cannot hold an image, without reading it: missing, a folder,
+    empty or over :data:`MAX_IMAGE_BYTES`. Errors start with ``name`` (default: the path)."""
     label = name or str(path)
     if not path.exists():
         raise ImageError(f"{label}: no such file")
@@ -92,6 +94,11 @@ def _read_file(path: Path, name: str | None = None) -> bytes:
     if size > MAX_IMAGE_BYTES:
         raise ImageError(f"{label}: file of {size / 2**20:.1f} MB is larger than the limit of "
                          f"{MAX_IMAGE_BYTES / 2**20:.0f} MB")
+
+
+def _read_file(path: Path, name: str | None = None) -> bytes:
+    check_image_file(path, name)
+    label = name or str(path)
     try:
         return path.read_bytes()
     except OSError as exc:

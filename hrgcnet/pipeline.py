@@ -362,17 +362,13 @@ class PoseEstimator:
         #: how the backend came to be (e.g. the one-time export's duration), for the CLI and the apps
         self.backend_note: str | None = None
         if self.backend == "openvino":
-            from .backends.openvino import OpenVINONetwork, cached_ir
+            from .backends.openvino import compile_network
             from .models.weights import read_metadata
 
             safetensors = weights_path is not None and weights_path.suffix == ".safetensors"
-            xml, seconds = cached_ir(self.model, self.model_name, self.input_hw,
-                                     read_metadata(weights_path) if safetensors else None)
-            self.fast_network = OpenVINONetwork(xml, self.precision)
-            h, w = self.input_hw
-            self.backend_note = (f"openvino ({self.fast_network.precision}): {self.model_name} {h}x{w} "
-                                 + (f"exported on first use in {seconds:.0f} s, cached in {xml.parent}"
-                                    if seconds is not None else f"read from the cache {xml.parent}"))
+            self.fast_network, self.backend_note = compile_network(
+                self.model, self.model_name, self.input_hw, self.precision,
+                read_metadata(weights_path) if safetensors else None)
 
     def _make_detector(self, detector: str | Detector, kwargs: dict | None) -> Detector:
         if not isinstance(detector, str):

@@ -18,6 +18,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import yaml
+
 
 def stretch(log: Path, since: float | None = None) -> dict:
     """Summary of the events of ``log`` since its last ``start`` event, or since the first ``start`` at or after
@@ -34,7 +36,7 @@ def stretch(log: Path, since: float | None = None) -> dict:
             runs.append([])
         runs[-1].append(e)
     steps = [e["step"] for e in events if "step" in e]
-    batch = 32  # the campaign config's batch size
+    batch = yaml.safe_load((log.parent / "config.yaml").read_text())["batch_size"]  # the run's own
     vals = [e for e in events if e["event"] == "val"]
     subsets = {e["step"]: e for e in events if e["event"] == "val_subset"}
     rates = [e["samples_per_s"] for e in events if e["event"] == "train"]

@@ -99,3 +99,15 @@ class OpenVINONetwork:
 
     def __repr__(self) -> str:
         return f"OpenVINONetwork(precision={self.precision!r}, threads={self.threads})"
+
+
+def compile_network(model: nn.Module, model_name: str, input_hw: tuple[int, int], precision: str = "auto",
+                    weights_meta: dict | None = None) -> tuple[OpenVINONetwork, str]:
+    """``model`` at ``input_hw`` as an :class:`OpenVINONetwork` (exported into the cache on first use), and a note
+    on where it came from (exported now and how long it took, or read from the cache)."""
+    xml, seconds = cached_ir(model, model_name, input_hw, weights_meta)
+    net = OpenVINONetwork(xml, precision)
+    h, w = input_hw
+    how = (f"exported on first use in {seconds:.0f} s, cached in {xml.parent}" if seconds is not None
+           else f"read from the cache {xml.parent}")
+    return net, f"openvino ({net.precision}): {model_name} {h}x{w} {how}"

@@ -83,19 +83,16 @@ def collect_images(inputs: list[str]) -> tuple[list[Path], bool]:
 
 
 def cheap_failures(paths: list[Path]) -> dict[Path, str]:
-    """The images that fail without being read (empty or unreadable files), with the reason; checked before the
-    model is loaded, so that a run of only such files ends in a moment."""
-    import os
+    """The images that fail without being read (:func:`hrgcnet.io.check_image_file`: empty, too large), with the
+    reason; checked before the model is loaded, so that a run of only such files ends in a moment."""
+    from ..io import check_image_file
 
     out = {}
     for path in paths:
         try:
-            if path.stat().st_size == 0:
-                out[path] = "empty file (0 bytes)"
-            elif not os.access(path, os.R_OK):
-                out[path] = "permission denied"
-        except OSError as exc:
-            out[path] = f"cannot read: {exc.strerror or exc}"
+            check_image_file(path)
+        except HRGCNetError as exc:
+            out[path] = str(exc).removeprefix(f"{path}: ")
     return out
 
 

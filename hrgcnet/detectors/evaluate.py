@@ -18,44 +18,19 @@ Returned as a plain dict (``to_json`` friendly); :func:`format_table` prints it.
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetError
+from .base import box_ioa, box_iou
 
 #: COCO's area ranges (pixels²).
 AREAS = (("small", 0.0, 32.0 ** 2), ("medium", 32.0 ** 2, 96.0 ** 2), ("large", 96.0 ** 2, float("inf")))
 MATCH_IOU = 0.5
 PERSON_CATEGORY = 1
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a (N, 4)``, ``b (M, 4)`` xyxy -> ``(N, M)`` IoU."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = ix * iy
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
-def box_ioa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(N, M)`` intersection of ``a (N, 4)`` with ``b (M, 4)`` over the area of ``a``."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    return ix * iy / np.maximum(area_a[:, None], 1e-12)
 
 
 def match_boxes(gt: np.ndarray, det: np.ndarray, det_scores: np.ndarray, iou: float = MATCH_IOU
@@ -110,19 +85,13 @@ def threshold_stats(gt_by_image: dict, dets_by_image: dict, threshold: float) ->
 
 def coco_box_ap(coco_gt, results: list[dict]) -> dict[str, float | None]:
     """Person-box AP, AP50, AP75, APS, APM, APL of COCO detection ``results`` (pycocotools, ``iouType="bbox"``)."""
-    from pycocotools.cocoeval import COCOeval
+    from ..evaluate import _run_cocoeval
 
     keys = ("AP", "AP50", "AP75", "APS", "APM", "APL")
     if not results:
         return dict.fromkeys(keys, 0.0)
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_dt = coco_gt.loadRes(copy.deepcopy(results))
-        ev = COCOeval(coco_gt, coco_dt, iouType="bbox")
-        ev.params.catIds = [PERSON_CATEGORY]
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return {k: (None if ev.stats[i] < 0 else float(ev.stats[i])) for i, k in enumerate(keys)}
+    stats = _run_cocoeval(coco_gt, results, iou_type="bbox", cat_ids=[PERSON_CATEGORY]).stats
+    return {k: (None if stats[i] < 0 else float(stats[i])) for i, k in enumerate(keys)}
 
 
 def gt_person_boxes(coco_gt) -> dict:
@@ -157,8 +126,9 @@ def evaluate_boxes(detector: Callable, ann, images_dir: str | Path, thresholds: 
     Raises:
         DatasetError: missing image folder or images, malformed annotations.
     """
-    from ..evaluate import load_coco_gt
+    from ..evaluate import _progress, load_coco_gt
     from ..io import load_image
+    from . import detector_label
 
     coco_gt = load_coco_gt(ann)
     images_dir = Path(images_dir)
@@ -174,7 +144,7 @@ def evaluate_boxes(detector: Callable, ann, images_dir: str | Path, thresholds: 
     results: list[dict] = []
     times: list[float] = []
     notes: list[str] = list(getattr(detector, "notes", []))
-    for n, img in enumerate(_progress(images, progress)):
+    for n, img in enumerate(_progress(images, progress, "eval-boxes")):
         image = load_image(images_dir / img["file_name"])
         if n == 0:
             detector(image, image_id=img["id"], file_name=img["file_name"])  # warm-up (lazy init, caches)
@@ -191,26 +161,12 @@ def evaluate_boxes(detector: Callable, ann, images_dir: str | Path, thresholds: 
                             "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
                             "score": float(s)})
     persons = sum(int((~crowd).sum()) for _, _, crowd in gt.values())
-    return {"detector": _label(detector), "images": len(images), "persons": persons,
+    return {"detector": detector_label(detector), "images": len(images), "persons": persons,
             **coco_box_ap(coco_gt, results),
             "at": [threshold_stats(gt, dets, t) for t in thresholds],
             "ms_mean": float(np.mean(times)) if times else None,
             "ms_median": float(np.median(times)) if times else None,
             "notes": notes}
-
-
-def _label(detector) -> str:
-    from . import detector_label
-
-    return detector_label(detector)
-
-
-def _progress(items: Sequence, enabled: bool) -> Iterable:
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc="eval-boxes", unit="img", dynamic_ncols=True)
 
 
 def format_table(rows: Sequence[dict]) -> str:

@@ -22,6 +22,7 @@ def write_run(root: Path, model: str, rate: float) -> None:
               {"event": "val_subset", "time": T0 + 3300, "step": 768, "ann": "val.json", "AP": 0.25},
               {"event": "train", "time": T0 + 3600, "step": 800, "samples_per_s": rate + 2}]
     (root / model).mkdir(parents=True)
+    (root / model / "config.yaml").write_text("batch_size: 32\n")
     (root / model / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
 
 

@@ -32,72 +32,74 @@ def _open_with_the_first_example(browser, url: str):
     return page
 
 
-def test_example_run_shows_the_overlay(launched_app):
+@pytest.fixture
+def browser():
+    """Headless Debian Chromium (Playwright), closed after the test; screenshots go to ``ARTIFACTS``."""
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = _open_with_the_first_example(browser, launched_app.url)
-            from app import state
-
-            banner = page.inner_text("#untrained-banner") if page.locator("#untrained-banner").count() else ""
-            assert ("Untrained weights" in banner) == bool(state.untrained_banner())
-            page.click("#run")
-
-            overlay = page.wait_for_selector("#overlay img", timeout=120_000)
-            page.wait_for_function("document.querySelector('#timings').innerText.includes('pose')", timeout=60_000)
-            assert overlay.get_attribute("src")
-            box = overlay.bounding_box()
-            assert box and box["width"] > 100 and box["height"] > 50
-            assert "3 people shown of" in page.inner_text("#notes")  # astronaut, cameraman and Grace Hopper
-            page.screenshot(path=str(ARTIFACTS / "app_browser.png"), full_page=True)
-
-            # draw a box with two clicks on the input image, then run on it
-            image = page.locator("#input-image img[src*='three_people']").first
-            image.scroll_into_view_if_needed()
-            size = image.bounding_box()
-            image.click(position={"x": size["width"] * 0.02, "y": size["height"] * 0.3})
-            # wait for the first corner to register: a click while the previous event runs is dropped
-            page.get_by_text("click the opposite corner").wait_for(timeout=30_000)
-            image.click(position={"x": size["width"] * 0.30, "y": size["height"] * 0.7})  # inside the letterboxed picture
-            boxes = page.get_by_label("My boxes (x1, y1, x2, y2; one box per 4 numbers)")
-            sync_api.expect(boxes).to_have_value(re.compile(r"^\d+, \d+, \d+, \d+$"), timeout=30_000)
-            assert page.get_by_label("my boxes (draw or type below)").is_checked()
-            page.click("#run")
-            page.wait_for_function("document.querySelector('#timings').innerText.includes('detector boxes')",
-                                   timeout=120_000)
-            assert "1 person shown of 1 found" in page.inner_text("#notes")
+            yield browser
         finally:
             browser.close()
 
 
-def test_what_a_new_user_reads(launched_app):
+def test_example_run_shows_the_overlay(launched_app, browser):
+    from playwright.sync_api import expect
+
+    from app import state
+
+    page = _open_with_the_first_example(browser, launched_app.url)
+
+    banner = page.inner_text("#untrained-banner") if page.locator("#untrained-banner").count() else ""
+    assert ("Untrained weights" in banner) == bool(state.untrained_banner())
+    page.click("#run")
+
+    overlay = page.wait_for_selector("#overlay img", timeout=120_000)
+    page.wait_for_function("document.querySelector('#timings').innerText.includes('pose')", timeout=60_000)
+    assert overlay.get_attribute("src")
+    box = overlay.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 50
+    assert "3 people shown of" in page.inner_text("#notes")  # astronaut, cameraman and Grace Hopper
+    page.screenshot(path=str(ARTIFACTS / "app_browser.png"), full_page=True)
+
+    # draw a box with two clicks on the input image, then run on it
+    image = page.locator("#input-image img[src*='three_people']").first
+    image.scroll_into_view_if_needed()
+    size = image.bounding_box()
+    image.click(position={"x": size["width"] * 0.02, "y": size["height"] * 0.3})
+    # wait for the first corner to register: a click while the previous event runs is dropped
+    page.get_by_text("click the opposite corner").wait_for(timeout=30_000)
+    image.click(position={"x": size["width"] * 0.30, "y": size["height"] * 0.7})  # inside the letterboxed picture
+    boxes = page.get_by_label("My boxes (x1, y1, x2, y2; one box per 4 numbers)")
+    expect(boxes).to_have_value(re.compile(r"^\d+, \d+, \d+, \d+$"), timeout=30_000)
+    assert page.get_by_label("my boxes (draw or type below)").is_checked()
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#timings').innerText.includes('detector boxes')",
+                           timeout=120_000)
+    assert "1 person shown of 1 found" in page.inner_text("#notes")
+
+
+def test_what_a_new_user_reads(launched_app, browser):
     """The colour legend, the stale-result warning, and crop views large enough to read (rendered at least 300 px
     tall, not ~128). The screenshots are kept as test-artifacts/app_views_*.png."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = _open_with_the_first_example(browser, launched_app.url)
-            page.click("#run")
-            page.wait_for_function("document.querySelector('#timings').innerText.includes('pose')", timeout=120_000)
-            legend = page.inner_text("#legend")
-            assert all(word in legend for word in ("left side", "right side", "torso", "face"))
-            page.get_by_label("256x192").check()
-            page.wait_for_function("document.querySelector('#timings').innerText.includes('Settings changed')",
-                                   timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "app_views_stale.png"))
-            for tab, image in (("Heatmaps", "#heatmap-crop img"), ("GC attention", "#attention-crop img")):
-                page.get_by_role("tab", name=tab).click()
-                shown = page.wait_for_selector(image, timeout=60_000)
-                shown.scroll_into_view_if_needed()
-                box = shown.bounding_box()
-                page.screenshot(path=str(ARTIFACTS / f"app_views_{tab.split()[-1].lower()}.png"))
-                assert box and box["height"] >= 300, (tab, box)
-        finally:
-            browser.close()
+    page = _open_with_the_first_example(browser, launched_app.url)
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#timings').innerText.includes('pose')", timeout=120_000)
+    legend = page.inner_text("#legend")
+    assert all(word in legend for word in ("left side", "right side", "torso", "face"))
+    page.get_by_label("256x192").check()
+    page.wait_for_function("document.querySelector('#timings').innerText.includes('Settings changed')",
+                           timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "app_views_stale.png"))
+    for tab, image in (("Heatmaps", "#heatmap-crop img"), ("GC attention", "#attention-crop img")):
+        page.get_by_role("tab", name=tab).click()
+        shown = page.wait_for_selector(image, timeout=60_000)
+        shown.scroll_into_view_if_needed()
+        box = shown.bounding_box()
+        page.screenshot(path=str(ARTIFACTS / f"app_views_{tab.split()[-1].lower()}.png"))
+        assert box and box["height"] >= 300, (tab, box)
 
 
 #: Chromium's synthetic camera (a moving test pattern), granted without a permission prompt.
