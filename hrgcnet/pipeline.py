@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .codecs import MSRAHeatmap
-from .detectors import DEFAULT_DETECTOR, Detector, create_detector, valid_boxes
+from .detectors import DEFAULT_DETECTOR, Detections, Detector, create_detector, valid_boxes
 from .errors import TimeLimitError, UsageError
 from .flip import flip_test as run_flip_test
 from .geometry import box_xyxy_to_center_scale, heatmap_to_image_coords, warp_crop
@@ -60,6 +60,7 @@ class PoseResult:
         notes: messages for the user (untrained weights, detector fallback, persons dropped, ...).
         detected: boxes the detector found (or that were given) before the ``max_persons`` cap and OKS-NMS; at
             least ``N``. None for results built without it.
+        track_ids: ``(N,)`` int64 person identities across video frames (:mod:`hrgcnet.video`), else None.
     """
 
     boxes: np.ndarray
@@ -76,6 +77,7 @@ class PoseResult:
     crops: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     detected: int | None = None
+    track_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.boxes.shape[0])
@@ -88,20 +90,24 @@ class PoseResult:
         return replace(
             self, boxes=self.boxes[index], box_scores=self.box_scores[index], keypoints=self.keypoints[index],
             instance_scores=self.instance_scores[index], center=self.center[index], scale=self.scale[index],
-            heatmaps=pick(self.heatmaps), crops=pick(self.crops),
+            heatmaps=pick(self.heatmaps), crops=pick(self.crops), track_ids=pick(self.track_ids),
             attention=None if self.attention is None else {k: v[index] for k, v in self.attention.items()},
             timings=dict(self.timings), notes=list(self.notes))
 
     def to_coco_json(self, image_id: int, category_id: int = 1) -> list[dict]:
-        """COCO keypoint results: ``[{"image_id", "category_id", "keypoints": [x, y, score] * K, "score"}]``."""
+        """COCO keypoint results: ``[{"image_id", "category_id", "keypoints": [x, y, score] * K, "score"}]``,
+        with ``"track_id"`` when :attr:`track_ids` is set."""
         out = []
-        for kpts, score in zip(self.keypoints, self.instance_scores):
-            out.append({
+        for n, (kpts, score) in enumerate(zip(self.keypoints, self.instance_scores)):
+            row = {
                 "image_id": int(image_id),
                 "category_id": int(category_id),
                 "keypoints": [round(float(v), 3) for v in kpts.reshape(-1)],
                 "score": round(float(score), 6),
-            })
+            }
+            if self.track_ids is not None:
+                row["track_id"] = int(self.track_ids[n])
+            out.append(row)
         return out
 
 
@@ -463,6 +469,14 @@ class PoseEstimator:
         return np.concatenate([xy, scores[..., None].astype(np.float64)], axis=-1).astype(np.float32)
 
     # ------------------------------------------------------------------------------------------ call
+
+    def detect(self, image: np.ndarray, image_id: int | None = None, file_name: str | None = None
+               ) -> tuple[Detections, float]:
+        """The detector's persons in an ``(H, W, 3)`` RGB image, and the time it took (ms)."""
+        with self._lock:
+            t0 = time.perf_counter()
+            det = self.detector(image, image_id=image_id, file_name=file_name)
+            return det, (time.perf_counter() - t0) * 1000
 
     def __call__(self, image: ImageSource, boxes: np.ndarray | Sequence | None = None,
                  box_scores: np.ndarray | Sequence | None = None, *, color: str = "rgb",

@@ -109,14 +109,16 @@ def draw_poses(image: np.ndarray, result: "PoseResult", kpt_thr: float = 0.3, sh
     """Draw a :class:`~hrgcnet.pipeline.PoseResult` on a copy of ``image``.
 
     Args:
-        label: ``"instance_score"``, ``"box_score"`` or None: what the box labels show (``"#i score"``).
+        label: ``"instance_score"``, ``"box_score"`` or None: what the box labels show (``"#i score"``; ``i`` is
+            the track id when the result has them, else the person's index).
     """
     labels = None
     if label is not None:
         if label not in ("instance_score", "box_score"):
             raise ValueError(f"label must be 'instance_score', 'box_score' or None, got {label!r}")
         scores = result.instance_scores if label == "instance_score" else result.box_scores
-        labels = [f"#{i} {float(s):.2f}" for i, s in enumerate(scores)]
+        names = range(len(scores)) if result.track_ids is None else result.track_ids
+        labels = [f"#{i} {float(s):.2f}" for i, s in zip(names, scores)]
     return draw_keypoints(image, result.keypoints, result.boxes if show_boxes else None,
                           labels if show_boxes else None, kpt_thr=kpt_thr)
 

@@ -1,6 +1,5 @@
 import json
 import math
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -182,31 +181,67 @@ def test_validation_scores_each_subset_from_the_same_predictions(tiny_coco, tmp_
     assert [(r["split"], r["step"]) for r in curves_from_run(tmp_path / "run")] == [("one", 6), (ann.stem, 6)]
 
 
+_SIGTERM_CHILD = """
+import pickle, sys, time
+from pathlib import Path
+from hrgcnet.train import Trainer, train
+
+cfg, run_dir, marker = pickle.loads(Path(sys.argv[1]).read_bytes())
+original = Trainer.train_step
+
+def step_then_wait(self, batch):
+    loss = original(self, batch)
+    if self.state.step == 1:  # the second step (the counter is incremented after it): the test signals now
+        Path(marker).write_text("ready")
+        time.sleep(3.0)  # the rest of a step: the signals (and a killed worker's SIGCHLD) arrive meanwhile
+    return loss
+
+Trainer.train_step = step_then_wait
+result = train(cfg, Path(run_dir))
+print(result.stopped, result.steps)
+"""
+
+
 @pytest.mark.parametrize("workers", [0, 1])
-def test_sigterm_saves_a_checkpoint_and_stops(tiny_coco, tmp_path, monkeypatch, workers):
-    """SIGTERM (``kill`` of a nohup run, or ``pkill -f "hrgcnet train"``, which signals the DataLoader workers too)
-    stops after the current step with a resumable checkpoint."""
+def test_sigterm_saves_a_checkpoint_and_stops(tiny_coco, tmp_path, workers):
+    """SIGTERM to every process of a run (``pkill -f "hrgcnet train"`` also signals the DataLoader workers)
+    stops it after the current step with a resumable checkpoint.
+
+    The run is a process of its own, signalled from outside as pkill does: signalling the test process itself
+    would also reach the threads of whatever earlier tests left in it."""
+    import pickle
+    import sys
+
     ann, images = tiny_coco
-    original = Trainer.train_step
-
-    def step_then_signal(self, batch):
-        loss = original(self, batch)
-        if self.state.step == 1:  # the second step: the counter is incremented after it
-            children = [str(w.pid) for w in multiprocessing.active_children()]  # the loader's workers
-            assert len(children) == workers
-            # From another process, as pkill does (a worker exits quietly on its parent's SIGTERM).
-            subprocess.run(["kill", "-TERM", *children, str(os.getpid())], check=True)
-            time.sleep(1.0)  # the rest of a step: a killed worker's SIGCHLD would arrive now
-        return loss
-
-    monkeypatch.setattr(Trainer, "train_step", step_then_signal)
-    before = signal.getsignal(signal.SIGTERM)
-    result = train(_resume_config(images, ann, workers=workers), tmp_path / "run")
-    assert (result.stopped, result.steps) == ("signal", 2)
-    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    marker, run_dir = tmp_path / "ready", tmp_path / "run"
+    (tmp_path / "job.pkl").write_bytes(pickle.dumps((_resume_config(images, ann, workers=workers), str(run_dir),
+                                                     str(marker))))
+    child = subprocess.Popen([sys.executable, "-c", _SIGTERM_CHILD, str(tmp_path / "job.pkl")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), child.communicate(timeout=30)[1][-3000:] if child.poll() is not None else "no step"
+        os.killpg(child.pid, signal.SIGTERM)  # the trainer and its loader workers, from another process
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    assert child.returncode == 0, err[-3000:]
+    assert out.split()[-2:] == ["signal", "2"]
+    ckpt = torch.load(run_dir / "last.pt", weights_only=True)
     assert (ckpt["step"], ckpt["batch_in_epoch"]) == (2, 2)
-    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
-    assert [r["stopped"] for r in read_log(tmp_path / "run") if r["event"] == "end"] == ["signal"]
+    assert [r["stopped"] for r in read_log(run_dir) if r["event"] == "end"] == ["signal"]
+
+
+def test_stop_on_signal_puts_the_handlers_back():
+    from hrgcnet.train import StopOnSignal
+
+    before = signal.getsignal(signal.SIGTERM)
+    with StopOnSignal() as stop:
+        assert signal.getsignal(signal.SIGTERM) is not before and not stop.requested
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_init_from_hrnet_checkpoint(tiny_coco, tmp_path):

@@ -1,4 +1,9 @@
-"""``hrgcnet predict``: poses of images and folders of images.
+"""``hrgcnet predict``: poses of images, folders of images, or one video.
+
+A video (``.mp4``, ``.mov``, ``.webm``, ``.mkv``, ``.avi``, ``.m4v``) is the only input of its run: its persons are
+tracked across frames (``track_id`` in the JSON, with ``frame`` and ``time_s``), keypoints are One-Euro smoothed
+unless ``--no-smooth``, and ``--save-vis`` writes an H.264 mp4 (``--save-vis out.mp4``, or a folder for
+``<folder>/<stem>.mp4``), replaced only by a complete file, like ``--json``.
 
 Exit codes: 0 every image done; 1 some images failed (one ``PATH: error: ...`` line each on stderr);
 2 user error (unknown model, missing path, bad option), printed by :mod:`hrgcnet.cli`.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -28,7 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "predict", help="estimate the poses in images or folders of images",
         description="Detect persons, estimate their 17 COCO keypoints and write COCO keypoint results and/or "
                     "drawn images. Exit codes: 0 ok, 1 some images failed, 2 usage error.")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files and/or folders of images")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_DIR_OR_VIDEO",
+                   help="image files and/or folders of images, or one video file")
     p.add_argument("--model", default="hrgcnet-w32", help="model name (see `hrgcnet models`); default hrgcnet-w32")
     p.add_argument("--weights", default="default",
                    help="weights file (.safetensors/.pth); default: the model's committed weights, else untrained")
@@ -51,9 +58,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="write COCO keypoint results to OUT ('-' for stdout)")
     p.add_argument("--save-vis", default=None, metavar="DIR",
                    help="write each image with its poses drawn to DIR/<stem>.jpg; existing files are never replaced "
-                        "(a taken name gets a _1, _2... suffix, noted on stderr); DIR must not be an input folder")
+                        "(a taken name gets a _1, _2... suffix, noted on stderr); DIR must not be an input folder. "
+                        "For a video: an .mp4 file name (replaced only by a complete video), or a folder for "
+                        "DIR/<stem>.mp4")
     p.add_argument("--kpt-thr", type=float, default=0.3, help="keypoint score threshold for drawing (default 0.3)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar for folders")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar for folders and videos")
+    video = p.add_argument_group("video")
+    video.add_argument("--every", type=int, default=1, metavar="K",
+                       help="run the detector on every K-th frame; boxes in between follow the keypoints (default 1)")
+    video.add_argument("--max-frames", type=int, default=None, metavar="N", help="process the first N frames only")
+    video.add_argument("--no-smooth", action="store_true",
+                       help="raw keypoints (no One-Euro smoothing), e.g. for evaluation")
     p.set_defaults(func=run)
 
 
@@ -128,9 +143,15 @@ def vis_targets(folder: Path, images: list[Path], inputs: list[str]) -> dict[Pat
 
 
 def run(args: argparse.Namespace) -> int:
-    paths, any_folder = collect_images(args.inputs)
+    from ..video import is_video_path
+
     if args.kpt_thr < 0:
         raise UsageError("--kpt-thr must be >= 0")
+    if any(is_video_path(text) for text in args.inputs):
+        if len(args.inputs) > 1:
+            raise UsageError("a video is the only input of a run: predict one video at a time")
+        return run_video(args, Path(args.inputs[0]))
+    paths, any_folder = collect_images(args.inputs)
     json_path = None if args.json_out in (None, "-") else Path(args.json_out)
     if json_path is not None:  # checked before any image is predicted
         from ..jsonfile import check_output_path, same_file
@@ -164,18 +185,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..detectors import image_id_from_file_name
     from ..io import load_image_with_notes
-    from ..pipeline import PoseEstimator
     from ..viz import draw_poses
 
-    detector_kwargs = {"weights": args.yolo_weights} if args.yolo_weights else None
-    weights = None if args.weights in ("none", "None") else args.weights
-    with warnings.catch_warnings():  # the fallback warning is printed below as a note
-        warnings.simplefilter("ignore", UserWarning)
-        est = PoseEstimator(args.model, weights=weights, device=args.device, detector=args.detector,
-                            flip_test=not args.no_flip, input_hw=args.input_size, refine=args.refine,
-                            detector_kwargs=detector_kwargs, backend=args.backend, precision=args.precision)
-    for note in est.notes + ([est.backend_note] if est.backend_note else []):
-        print(f"note: {note}", file=sys.stderr)
+    est = _estimator(args)
     out = sys.stderr if args.json_out == "-" else sys.stdout
     results: list[dict] = []
     failed = 0
@@ -226,6 +238,111 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} of {len(paths)} image(s) failed", file=sys.stderr)
         return 1
+    return 0
+
+
+def _estimator(args: argparse.Namespace):
+    """The :class:`~hrgcnet.pipeline.PoseEstimator` the options ask for; its notes printed on stderr."""
+    from ..pipeline import PoseEstimator
+
+    detector_kwargs = {"weights": args.yolo_weights} if args.yolo_weights else None
+    weights = None if args.weights in ("none", "None") else args.weights
+    with warnings.catch_warnings():  # the fallback warning is printed below as a note
+        warnings.simplefilter("ignore", UserWarning)
+        est = PoseEstimator(args.model, weights=weights, device=args.device, detector=args.detector,
+                            flip_test=not args.no_flip, input_hw=args.input_size, refine=args.refine,
+                            detector_kwargs=detector_kwargs, backend=args.backend, precision=args.precision)
+    for note in est.notes + ([est.backend_note] if est.backend_note else []):
+        print(f"note: {note}", file=sys.stderr)
+    return est
+
+
+def video_target(save_vis: str, video: Path) -> Path:
+    """The mp4 ``--save-vis`` names for ``video``: the path itself when it ends in ``.mp4``, else
+    ``<folder>/<stem>.mp4`` (the first free ``<stem>_N.mp4`` when taken).
+
+    Raises:
+        UsageError: the target is the input video, or not an ``.mp4``, or its folder cannot be made.
+    """
+    from ..jsonfile import same_file
+    from ..video import is_video_path
+
+    target = Path(save_vis)
+    if is_video_path(target):
+        if target.suffix.lower() != ".mp4":
+            raise UsageError(f"--save-vis {target}: annotated videos are written as .mp4 (H.264)")
+    else:
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"--save-vis {target} is neither a folder nor an .mp4 file name")
+        name, i = video.stem + ".mp4", 1
+        while (target / name).exists():
+            name = f"{video.stem}_{i}.mp4"
+            i += 1
+        target = target / name
+    if same_file(target, video):
+        raise UsageError(f"--save-vis {target} is the input video; it would be replaced (choose another name)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--save-vis {target}: cannot create its folder: {exc.strerror or exc}") from None
+    return target
+
+
+def run_video(args: argparse.Namespace, path: Path) -> int:
+    """``predict`` of one video: tracked, smoothed poses per frame; exit 1 when the video cannot be read."""
+    from ..jsonfile import check_output_path, same_file, write_text_atomic
+    from ..video import OneEuroParams, PoseTracker, annotate_video, probe
+
+    if args.every < 1:
+        raise UsageError("--every must be >= 1")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError("--max-frames must be >= 1")
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    json_path = None if args.json_out in (None, "-") else Path(args.json_out)
+    if json_path is not None:
+        if same_file(json_path, path):
+            raise UsageError(f"--json {json_path} is the input {path}; it would be replaced (choose another name)")
+        check_output_path(json_path, "--json")
+    target = video_target(args.save_vis, path) if args.save_vis else None
+    try:
+        info = probe(path)
+    except HRGCNetError as exc:
+        print(f"{path}: error: {str(exc).removeprefix(f'{path}: ')}", file=sys.stderr)
+        return 1
+    est = _estimator(args)
+    tracker = PoseTracker(est, every=args.every, smoothing=None if args.no_smooth else OneEuroParams())
+    total = min(info.frames, args.max_frames or info.frames) or args.max_frames
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total or None, desc=path.name, unit="frame", dynamic_ncols=True, file=sys.stderr)
+    start = time.perf_counter()
+    try:
+        frames, notes = annotate_video(tracker, path, target, max_frames=args.max_frames, kpt_thr=args.kpt_thr,
+                                       on_frame=(lambda fr: bar.update()) if bar is not None else None)
+    except HRGCNetError as exc:
+        print(f"{path}: error: {str(exc).removeprefix(f'{path}: ')}", file=sys.stderr)
+        return 1
+    finally:
+        if bar is not None:
+            bar.close()
+    for note in notes[len(est.notes):]:
+        print(f"{path}: note: {note}", file=sys.stderr)
+    rows = [row for fr in frames for row in fr.to_coco_json()]
+    for row in rows:
+        row["file_name"] = str(path)
+    tracks = len({row["track_id"] for row in rows})
+    wall_s = time.perf_counter() - start
+    summary = (f"{path}: {len(frames)} frame(s), {len(rows)} pose(s), {tracks} track(s) in {wall_s:.1f} s "
+               f"({len(frames) / wall_s:.1f} frames/s)"
+               + (f", drawn to {target}" if target is not None else ""))
+    print(summary, file=sys.stderr if args.json_out == "-" else sys.stdout)
+    if args.json_out == "-":
+        print(json.dumps(rows))
+    elif json_path is not None:
+        write_text_atomic(json_path, json.dumps(rows))
     return 0
 
 
