@@ -42,7 +42,7 @@ from hrgcnet.structures import KEYPOINT_NAMES
 
 from . import state
 from .state import MODELS, Run, Session
-from .streaming import LiveState, process_frame
+from .streaming import LiveState, process_frame, set_tracking
 
 log = logging.getLogger("hrgcnet.app")
 
@@ -127,7 +127,7 @@ def format_boxes(boxes: np.ndarray) -> str:
     return "; ".join(", ".join(f"{v:.0f}" for v in box) for box in np.asarray(boxes).reshape(-1, 4))
 
 
-def _fresh_dir() -> Path:
+def fresh_dir() -> Path:
     """A new folder for one call's downloads; folders older than the state TTL are removed."""
     DOWNLOAD_DIR.mkdir(parents=True, exist_ok=True)
     now = time.time()
@@ -201,7 +201,7 @@ def _persons_table(run: Run, kpt_thr: float, box_thr: float) -> pd.DataFrame:
 
 def _downloads(run: Run, overlay: np.ndarray, box_thr: float) -> tuple[str, str]:
     """Write the COCO results JSON (persons passing ``box_thr``) and the overlay PNG; return both paths."""
-    folder = _fresh_dir()
+    folder = fresh_dir()
     stem = f"hrgcnet_{run.model}_{Path(run.source).stem or 'image'}"
     json_path = folder / f"{stem}_results.json"
     json_path.write_text(json.dumps(run.result.select(_shown(run, box_thr)).to_coco_json(run.image_id), indent=1))
@@ -670,3 +670,9 @@ def live(frame: np.ndarray | None, live_state: LiveState | None, model: str, det
     overlay, status, live_state = process_frame(frame, live_state, model, detector, input_size, flip_test,
                                                 kpt_thr, box_thr, session_key=key)
     return (gr.skip() if overlay is None else overlay), status, live_state
+
+
+def live_tracking(live_state: LiveState | None, on: bool) -> LiveState:
+    """The Live tab's "smooth + track" checkbox: stored in the session's live state, which a running stream reads at
+    its next frame (not an input of ``/live``, whose parameters stay as they were)."""
+    return set_tracking(live_state, on)

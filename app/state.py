@@ -9,6 +9,7 @@ threshold or a display option redraws without running the network again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -106,6 +107,12 @@ DETECTOR_MIN_SCORE = 0.25
 BOX_THRESHOLD = 0.5
 #: Models kept loaded at once (least recently used is dropped).
 MAX_LOADED_MODELS = env_int("HRGCNET_APP_MAX_MODELS", 2, minimum=1)
+#: Frames of an uploaded video processed at most (the first ones; the Video tab's slider ends here and starts at
+#: ``VIDEO_DEFAULT_FRAMES``), and the wall-clock limit of one video request, seconds: processing stops before a frame
+#: that would end past it (at the pace so far), and the frames done are returned.
+VIDEO_MAX_FRAMES = env_int("HRGCNET_APP_VIDEO_MAX_FRAMES", 600, minimum=1)
+VIDEO_DEFAULT_FRAMES = min(150, VIDEO_MAX_FRAMES)
+VIDEO_TIME_LIMIT_S = env_float("HRGCNET_APP_VIDEO_TIME_LIMIT_S", 300.0, positive=True)
 
 INPUT_SIZES = ("256x192", "384x288", "128x96")
 DEFAULT_INPUT_SIZE = "256x192"
@@ -210,18 +217,46 @@ def untrained_banner(names: list[str] | None = None) -> str:
 
 # ------------------------------------------------------------------------------------------- GPU
 
-def on_gpu(fn: Callable) -> Callable:
+def on_gpu(fn: Callable | None = None, *, duration: float | None = None) -> Callable:
     """``fn`` under ``spaces.GPU`` when the ``spaces`` package is installed: on a Hugging Face ZeroGPU Space a call
     then gets a GPU for its duration; anywhere else ``spaces.GPU`` hands ``fn`` back unchanged. For the handlers
-    that run the network (predict, compare, attribution); not the live webcam, whose frames would each claim one."""
+    that run the network (predict, compare, attribution, video); not the live webcam, whose frames would each claim
+    one. ``duration``: the seconds a call may hold the GPU (ZeroGPU's default is 60); ``@on_gpu(duration=...)``."""
+    if fn is None:
+        return functools.partial(on_gpu, duration=duration)
     try:
         import spaces
     except ImportError:
         return fn
-    return spaces.GPU(fn)
+    return spaces.GPU(fn) if duration is None else spaces.GPU(fn, duration=duration)
 
 
 # ------------------------------------------------------------------------------------- shared cache
+
+@dataclass
+class ShownOnly:
+    """A detector that keeps only the persons scoring at least ``min_score`` (the box threshold): for trackers
+    (video, live webcam), which would otherwise run the network on, and track, persons that are never drawn."""
+
+    detector: Detector
+    min_score: float
+
+    @property
+    def name(self) -> str:
+        return self.detector.name
+
+    @property
+    def notes(self) -> list[str]:
+        return self.detector.notes
+
+    @property
+    def weights(self) -> Any:
+        return getattr(self.detector, "weights", None)
+
+    def __call__(self, image: np.ndarray, **kwargs: Any):
+        det = self.detector(image, **kwargs)
+        return det.keep(det.box_scores >= self.min_score)
+
 
 @dataclass
 class LoadedModel:

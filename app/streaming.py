@@ -9,8 +9,16 @@ frames. A frame that comes more than ``RESTART_GAP_S`` after the previous one wa
 stream: the window and the counters start again, so a paused and restarted webcam does not count the pause
 as a low FPS.
 
+With "smooth + track" on (``LiveState.track``, the default), frames go through a per-session
+:class:`~hrgcnet.video.PoseTracker` (the detector on every frame, keeping the persons at or above the box threshold;
+persons it misses carried by their keypoints; One-Euro smoothing over the frames' arrival times): the boxes are
+labelled with track ids. A session's tracker starts afresh with its stream (the first processed frame, and after a
+pause of ``RESTART_GAP_S``) and whenever the model, detector, input size or flip test changes; it is dropped when
+tracking is turned off.
+
 Per-session state is a small :class:`LiveState` (a bounded deque of times and counters), carried by
-``gr.State``: memory does not grow with the number of frames.
+``gr.State``; the trackers (a few boxes and filters each) are kept here, at most ``MAX_SESSIONS``, and hold no
+network between frames: memory does not grow with the number of frames.
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ import numpy as np
 from hrgcnet import viz
 from hrgcnet.io import load_image
 from hrgcnet.models import get_spec
+from hrgcnet.video import OneEuroParams, PoseTracker
 
+from . import state
 from .state import MODELS, env_float
 
 #: Processed frames the achieved FPS is measured over.
@@ -40,7 +50,7 @@ LIVE_MAX_FPS = env_float("HRGCNET_APP_LIVE_MAX_FPS", 10.0, positive=True)
 STREAM_EVERY_S = 0.25
 #: A frame this many seconds after the previous one (processed or skipped) starts the counters again.
 RESTART_GAP_S = 2.0
-#: Sessions whose in-flight lock is remembered (least recently used forgotten).
+#: Sessions whose in-flight lock and tracker are remembered (least recently used forgotten).
 MAX_SESSIONS = 256
 
 
@@ -54,6 +64,7 @@ class LiveState:
     last_ms: float = 0.0
     last_start: float = float("-inf")  # perf_counter() when the last processed frame started
     last_seen: float = float("-inf")  # perf_counter() when the last frame was done with (processed or skipped)
+    track: bool = True  # smooth + track (the Live tab's checkbox; kept when the counters start again)
 
     def fps(self) -> float:
         """Processed frames per second over the window (0 until two frames are done)."""
@@ -64,6 +75,8 @@ class LiveState:
 
 
 _session_locks: OrderedDict[str, threading.Lock] = OrderedDict()
+#: session key -> (the settings it tracks with, its tracker)
+_trackers: OrderedDict[str, tuple[tuple, PoseTracker]] = OrderedDict()
 _registry_lock = threading.Lock()
 
 
@@ -74,6 +87,30 @@ def _session_lock(key: str) -> threading.Lock:
         while len(_session_locks) > MAX_SESSIONS:
             _session_locks.popitem(last=False)
         return lock
+
+
+def _session_tracker(key: str, settings: tuple, fresh: bool) -> PoseTracker:
+    """The tracker of session ``key``: a new one for a new stream (``fresh``) or new ``settings``."""
+    with _registry_lock:
+        entry = _trackers.pop(key, None)
+        if fresh or entry is None or entry[0] != settings:
+            entry = (settings, PoseTracker(None, every=1, smoothing=OneEuroParams()))
+        _trackers[key] = entry
+        while len(_trackers) > MAX_SESSIONS:
+            _trackers.popitem(last=False)
+        return entry[1]
+
+
+def _forget_tracker(key: str) -> None:
+    with _registry_lock:
+        _trackers.pop(key, None)
+
+
+def set_tracking(live: LiveState | None, on: bool) -> LiveState:
+    """The "smooth + track" checkbox: set on this session's state (the running stream reads it at its next frame)."""
+    live = live if live is not None else LiveState()
+    live.track = bool(on)
+    return live
 
 
 def status_text(live: LiveState, model: str, note: str = "") -> str:
@@ -102,7 +139,7 @@ def process_frame(frame: np.ndarray | None, live: LiveState | None, model: str, 
         return None, "waiting for the camera", live
     start = time.perf_counter()
     if live.last_seen != float("-inf") and start - live.last_seen > RESTART_GAP_S:
-        live = LiveState()  # the webcam was paused (or the stream restarted): a new window and new counters
+        live = LiveState(track=live.track)  # the webcam was paused (or the stream restarted): new window and counters
     live.last_seen = start  # a skipped frame is done with at once; a processed one when it ends (below)
     lock = _session_lock(session_key)
     if start - live.last_start < 1.0 / LIVE_MAX_FPS or not lock.acquire(blocking=False):
@@ -115,12 +152,27 @@ def process_frame(frame: np.ndarray | None, live: LiveState | None, model: str, 
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         det = MODELS.detector("full" if detector == "boxes" else detector)
+        if live.track:  # the tracker follows the persons drawn only
+            det = state.ShownOnly(det, float(box_thr))
         est, loaded = MODELS.estimator(model, det, input_size, bool(flip_test))
+        tracker = None
+        if live.track:
+            tracker = _session_tracker(session_key, (model, detector, input_size, bool(flip_test)),
+                                       fresh=live.processed == 0)
+        else:
+            _forget_tracker(session_key)
         if not loaded.lock.acquire(blocking=False):  # the network serves another request: drop this frame
             live.skipped += 1
             return None, status_text(live, model, "network busy"), live
         try:
-            result = est(image)
+            if tracker is None:
+                result = est(image)
+            else:
+                tracker.estimator = est
+                try:
+                    result = tracker(image, start)[0]
+                finally:
+                    tracker.estimator = None  # no network kept between frames: the model cache may drop it
         finally:
             loaded.lock.release()
         result = result.select(result.box_scores >= float(box_thr))
@@ -132,5 +184,7 @@ def process_frame(frame: np.ndarray | None, live: LiveState | None, model: str, 
         live.last_seen = live.done_times[-1]
     finally:
         lock.release()
-    note = "untrained weights: keypoints are noise" if loaded.untrained else ""
-    return overlay, status_text(live, model, note), live
+    notes = ["untrained weights: keypoints are noise"] if loaded.untrained else []
+    if tracker is not None:
+        notes.append(f"smoothed + tracked: {len(result)} track{'' if len(result) == 1 else 's'} shown")
+    return overlay, status_text(live, model, " · ".join(notes)), live

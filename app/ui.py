@@ -1,10 +1,13 @@
-"""Layout and event wiring of the Gradio app (no logic: every event calls a function of ``app.handlers``).
+"""Layout and event wiring of the Gradio app (no logic: every event calls a function of ``app.handlers``,
+or of ``app.video`` for the Video tab).
 
 Endpoints (``api_name``; callable with ``gradio_client``): ``/predict``, ``/redraw``, ``/compare``,
-``/redraw_compare``, ``/heatmaps``, ``/attention``, ``/attribution``, ``/model_card``, ``/live``.
+``/redraw_compare``, ``/heatmaps``, ``/attention``, ``/attribution``, ``/model_card``, ``/live``, ``/video``.
 Events that run a network share one queue (``concurrency_id="inference"``); redraws have their own. A live
 webcam stream is one long event: streams have their own slots (``"live"``) and share the network with
-the other events by skipping frames while it is busy.
+the other events by skipping frames while it is busy. A video is one long event too, with its own slot
+(``"video"``): it takes the network frame by frame, so image requests run between its frames
+(``app.video``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import gradio as gr
 from hrgcnet.attribution import METHODS as ATTRIBUTION_METHODS
 from hrgcnet.structures import KEYPOINT_NAMES
 
-from . import handlers, state, streaming
+from . import handlers, state, streaming, video
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLES = ("three_people.jpg", "cameraman.jpg", "astronaut.jpg", "cat.jpg")
@@ -37,7 +40,8 @@ LIMITS = (f"Limits: uploads up to {state.MAX_UPLOAD_BYTES // 2**20} MB and {stat
           f"the {state.MAX_PERSONS} persons with the highest box scores; a request is stopped at its first "
           f"check past {state.REQUEST_TIME_LIMIT_S:g} s (checks run between batches of {state.BATCH_PERSONS} persons); "
           f"results are kept {state.STATE_TTL_S / 60:g} min after the last 'Estimate poses' or 'Compare'; "
-          f"attributions are cut to about {state.ATTRIBUTION_BUDGET_S:.0f} s. "
+          f"attributions are cut to about {state.ATTRIBUTION_BUDGET_S:.0f} s; videos: the first "
+          f"{state.VIDEO_MAX_FRAMES} frames at most, stopped at {state.VIDEO_TIME_LIMIT_S:g} s. "
           f"Boxes below a box score of {state.DETECTOR_MIN_SCORE} are never kept. "
           "Offline, the person detector is NanoDet-g (committed weights, person-box AP 0.41 on our COCO val split); "
           "online, 'automatic' uses YOLO.")
@@ -145,7 +149,25 @@ def build_demo() -> gr.Blocks:
                     live_in = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
                                        elem_id="live-input")
                     live_out = gr.Image(label="Live keypoints", interactive=False)
+                live_track = gr.Checkbox(True, label="Smooth + track (track ids on the boxes)", elem_id="live-track")
                 live_status = gr.Markdown(elem_id="live-status")
+            with gr.Tab("Video"):
+                gr.Markdown(video.INTRO)
+                with gr.Row():
+                    with gr.Column():
+                        video_in = gr.Video(sources=["upload"], label="Video", elem_id="video-input", height=360)
+                        with gr.Row():
+                            video_frames = gr.Slider(1, state.VIDEO_MAX_FRAMES, value=state.VIDEO_DEFAULT_FRAMES,
+                                                     step=1, label="Max frames (the first ones)")
+                            video_every = gr.Slider(1, video.MAX_EVERY, value=1, step=1,
+                                                    label="Detector every n frames (boxes from keypoints between)")
+                        video_smooth = gr.Checkbox(True, label="Smooth keypoints (One-Euro)")
+                        video_run = gr.Button("Estimate poses on the video", variant="primary", elem_id="video-run")
+                    with gr.Column():
+                        video_out = gr.Video(label="Poses", interactive=False, elem_id="video-output", height=360)
+                        video_json = gr.File(label="Per-frame results (JSON: frame, time_s, track_id)",
+                                             interactive=False, elem_id="video-json")
+                        video_status = gr.Markdown(elem_id="video-status")
         gr.Markdown(LIMITS)
 
         # ---------------------------------------------------------------------------------- events
@@ -196,6 +218,11 @@ def build_demo() -> gr.Blocks:
                        [live_out, live_status, live_state], api_name="live", stream_every=streaming.STREAM_EVERY_S,
                        time_limit=state.LIVE_TIME_LIMIT_S, concurrency_id="live",
                        concurrency_limit=state.LIVE_SESSIONS, show_progress="hidden")
+        live_track.change(handlers.live_tracking, [live_state, live_track], [live_state], api_visibility="private",
+                          queue=False, show_progress="hidden")
+        video_run.click(video.video, [video_in, model, input_size, detector, flip_test, kpt_thr, box_thr, video_frames,
+                                      video_every, video_smooth], [video_out, video_json, video_status],
+                        api_name="video", concurrency_id="video", concurrency_limit=1)
     return demo
 
 

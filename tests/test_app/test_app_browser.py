@@ -182,3 +182,49 @@ def test_live_webcam_disconnect_frees_the_stream(monkeypatch):
         assert not any(state.MODELS.model(name).lock.locked() for name in state.MODELS.loaded_names())
     finally:
         demo.close()
+
+
+def test_video_tab_returns_a_video_that_plays(launched_app, browser, tmp_path):
+    """Upload a 12-frame clip (a pan over three_people.jpg at half size, 10 fps) in the Video tab, run it, and play
+    the returned <video> in the page: its duration is the clip's and its frames decode (H.264 in Chromium). The
+    screenshot is kept as test-artifacts/app_video.png."""
+    import cv2
+
+    from hrgcnet.io import load_image
+    from hrgcnet.video.synthetic import pan_zoom_transforms, render_clip
+
+    photo = load_image(Path(__file__).resolve().parents[2] / "assets" / "three_people.jpg")
+    photo = cv2.resize(photo, (photo.shape[1] // 2, photo.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    clip = tmp_path / "pan.mp4"
+    render_clip(photo, pan_zoom_transforms(photo.shape[:2], 12), clip, fps=10)
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(launched_app.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#run", timeout=60_000)
+    page.get_by_label("128x96").check()
+    page.get_by_label("Flip test (twice the time)").uncheck()
+    page.get_by_label("whole image is one person").check()
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-input input[type=file]").set_input_files(str(clip))
+    page.wait_for_selector("#video-input video", timeout=30_000)
+    page.click("#video-run")
+    page.wait_for_function("document.querySelector('#video-status').innerText.includes('12 of 12 frames')",
+                           timeout=120_000)
+    played = page.locator("#video-output video").evaluate("""async (video) => {
+        video.muted = true;
+        if (video.readyState < 1) {
+            await new Promise((ok, fail) => { video.onloadedmetadata = ok; video.onerror = fail; });
+        }
+        await video.play();
+        await Promise.race([new Promise((ok) => { video.onended = ok; }),
+                            new Promise((ok) => setTimeout(ok, 10000))]);
+        const quality = video.getVideoPlaybackQuality();
+        return {duration: video.duration, frames: quality.totalVideoFrames, width: video.videoWidth,
+                height: video.videoHeight, ended: video.ended, error: video.error && video.error.code};
+    }""")
+    page.screenshot(path=str(ARTIFACTS / "app_video.png"), full_page=True)
+    assert played["error"] is None and played["ended"], played
+    assert abs(played["duration"] - 1.2) < 0.15, played
+    assert (played["width"], played["height"]) == (photo.shape[1] - photo.shape[1] % 2, photo.shape[0]), played
+    assert played["frames"] > 0, played
+    assert "1 track" in page.inner_text("#video-status")
