@@ -47,7 +47,7 @@ LIVE_MAX_SIDE = 640
 #: most ``1 / STREAM_EVERY_S`` frames per second anyway).
 LIVE_MAX_FPS = env_float("HRGCNET_APP_LIVE_MAX_FPS", 10.0, positive=True)
 #: Seconds between two frames sent by the browser (``stream_every`` of the webcam event): 4 frames/s at most.
-STREAM_EVERY_S = 0.25
+STREAM_EVERY_S = env_float("HRGCNET_APP_STREAM_EVERY_S", 0.25, positive=True)
 #: A frame this many seconds after the previous one (processed or skipped) starts the counters again.
 RESTART_GAP_S = 2.0
 #: Sessions whose in-flight lock and tracker are remembered (least recently used forgotten).

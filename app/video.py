@@ -24,7 +24,7 @@ import gradio as gr
 from hrgcnet import viz
 from hrgcnet.errors import UsageError
 from hrgcnet.models import get_spec
-from hrgcnet.video import FrameResult, OneEuroParams, PoseTracker, VideoError, VideoWriter, probe, read_frames
+from hrgcnet.video import FrameResult, OneEuroParams, PoseTracker, VideoWriter, probe, read_frames
 
 from . import state
 from .handlers import fresh_dir, user_errors
@@ -40,11 +40,6 @@ INTRO = (f"Upload a clip (mp4, mov, webm, mkv or avi, up to {state.MAX_UPLOAD_BY
          "from frame to frame; between detector frames their boxes come from their keypoints. At most the first "
          f"{state.VIDEO_MAX_FRAMES} frames and {state.VIDEO_TIME_LIMIT_S:g} s per video: past the time limit it stops "
          "and returns the frames done.")
-
-
-def _named(exc: VideoError, path: str, name: str) -> VideoError:
-    """``exc`` with the server path of the upload replaced by the file's own name."""
-    return VideoError(str(exc).replace(str(path), name))
 
 
 def _range(value: float, name: str, low: int, high: int) -> int:
@@ -73,10 +68,7 @@ def video(path: str | None, model: str, input_size: str, detector: str, flip_tes
     max_frames = _range(max_frames, "max frames", 1, state.VIDEO_MAX_FRAMES)
     every = _range(every, "detector every n frames", 1, MAX_EVERY)
     name = Path(path).name
-    try:
-        info = probe(path)
-    except VideoError as exc:
-        raise _named(exc, path, name) from None
+    info = probe(path, name=name)
     det = MODELS.detector("full" if detector == "boxes" else detector)
     est, loaded = MODELS.estimator(model, state.ShownOnly(det, float(box_thr)), input_size, bool(flip_test))
     tracker = PoseTracker(est, every=every, smoothing=OneEuroParams() if smooth else None)
@@ -96,7 +88,7 @@ def video(path: str | None, model: str, input_size: str, detector: str, flip_tes
     progress((0, min(declared or max_frames, max_frames)), desc="frames", unit="frames")
     try:
         # one frame past the limit is decoded (not processed) to tell a longer clip from one of exactly max_frames
-        for frame in read_frames(path, max_frames=max_frames + 1, notes=notes):
+        for frame in read_frames(path, max_frames=max_frames + 1, notes=notes, name=name):
             elapsed = time.perf_counter() - start
             if frame.index == max_frames:
                 truncated = True
@@ -117,10 +109,8 @@ def video(path: str | None, model: str, input_size: str, detector: str, flip_tes
             done, detected, most = done + 1, detected + ran, max(most, len(result))
             progress((done, min(declared or max_frames, max_frames)), desc="frames", unit="frames")
         writer.close()
-    except BaseException as exc:
+    except BaseException:
         writer.abort()
-        if isinstance(exc, VideoError):
-            raise _named(exc, path, name) from None
         raise
     elapsed = time.perf_counter() - start
     json_path.write_text(json.dumps(rows, indent=1))

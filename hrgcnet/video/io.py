@@ -73,30 +73,31 @@ class Frame:
     image: np.ndarray
 
 
-def _open(path: str | os.PathLike):
-    """The opened container and its first video stream; :class:`VideoError` for anything else."""
+def _open(path: str | os.PathLike, name: str | None = None):
+    """The opened container and its first video stream; :class:`VideoError` (naming the file ``name``, default
+    its path) for anything else."""
     av = _av()
-    path = Path(path)
+    label, path = name or str(path), Path(path)
     if not path.is_file():
-        raise VideoError(f"{path}: no such file")
+        raise VideoError(f"{label}: no such file")
     if path.stat().st_size == 0:
-        raise VideoError(f"{path}: empty file (0 bytes)")
+        raise VideoError(f"{label}: empty file (0 bytes)")
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.FFmpegError, ValueError, OSError) as exc:
-        raise VideoError(f"{path}: not a readable video ({_reason(exc)})") from None
+        raise VideoError(f"{label}: not a readable video ({_reason(exc)})") from None
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         container.close()
-        raise VideoError(f"{path}: no video stream (only {', '.join(kinds)})")
+        raise VideoError(f"{label}: no video stream (only {', '.join(kinds)})")
     stream = container.streams.video[0]
     width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
     if width <= 0 or height <= 0:
         container.close()
-        raise VideoError(f"{path}: the video stream has no frame size")
+        raise VideoError(f"{label}: the video stream has no frame size")
     if width * height > MAX_FRAME_PIXELS:
         container.close()
-        raise VideoError(f"{path}: {width}x{height} frames are larger than the {MAX_FRAME_PIXELS / 1e6:.1f} Mpx "
+        raise VideoError(f"{label}: {width}x{height} frames are larger than the {MAX_FRAME_PIXELS / 1e6:.1f} Mpx "
                          "accepted (4K); scale the video down first")
     return container, stream
 
@@ -105,14 +106,15 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-def probe(path: str | os.PathLike) -> VideoInfo:
-    """The :class:`VideoInfo` of ``path`` without decoding frames.
+def probe(path: str | os.PathLike, name: str | None = None) -> VideoInfo:
+    """The :class:`VideoInfo` of ``path`` without decoding frames; errors name the file ``name`` (default: its
+    path; e.g. an upload's own name rather than a server path).
 
     Raises:
         VideoError: missing, empty or unreadable file, no video stream (e.g. audio only), frames above
             :data:`MAX_FRAME_PIXELS`.
     """
-    container, stream = _open(path)
+    container, stream = _open(path, name)
     with container:
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         if stream.duration is not None and stream.time_base is not None:
@@ -124,9 +126,10 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                          codec=stream.codec_context.name)
 
 
-def read_frames(path: str | os.PathLike, max_frames: int | None = None, notes: list[str] | None = None
-                ) -> Iterator[Frame]:
-    """Decode the frames of ``path`` in order, as RGB (rotation metadata is not applied).
+def read_frames(path: str | os.PathLike, max_frames: int | None = None, notes: list[str] | None = None,
+                name: str | None = None) -> Iterator[Frame]:
+    """Decode the frames of ``path`` in order, as RGB (rotation metadata is not applied); errors and notes name
+    the file ``name`` (default: its path).
 
     Times come from each frame's own timestamp, so a variable frame rate keeps its timing; a frame without a
     timestamp, or one not after the previous, gets the previous time plus one average frame interval.
@@ -137,7 +140,8 @@ def read_frames(path: str | os.PathLike, max_frames: int | None = None, notes: l
         VideoError: as :func:`probe`, and a video of which not even the first frame decodes.
     """
     av = _av()
-    container, stream = _open(path)
+    label = name or str(path)
+    container, stream = _open(path, name)
     stream.thread_type = "AUTO"
     step = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
     index, last_t, start = 0, None, None
@@ -156,15 +160,15 @@ def read_frames(path: str | os.PathLike, max_frames: int | None = None, notes: l
                 index, last_t = index + 1, t
         except (av.FFmpegError, ValueError, OSError) as exc:
             if index == 0:
-                raise VideoError(f"{path}: no frame could be decoded ({_reason(exc)})") from None
+                raise VideoError(f"{label}: no frame could be decoded ({_reason(exc)})") from None
             if notes is not None:
-                notes.append(f"{Path(path).name}: decoding stopped after {index} frame(s): {_reason(exc)}")
+                notes.append(f"{Path(label).name}: decoding stopped after {index} frame(s): {_reason(exc)}")
         declared = int(stream.frames or 0)
     if index == 0:
-        raise VideoError(f"{path}: the video has no frames")
+        raise VideoError(f"{label}: the video has no frames")
     if notes is not None and index < declared and (max_frames is None or index < max_frames) and not any(
-            n.startswith(f"{Path(path).name}: decoding stopped") for n in notes):
-        notes.append(f"{Path(path).name}: {index} of the {declared} frames the file declares could be decoded "
+            n.startswith(f"{Path(label).name}: decoding stopped") for n in notes):
+        notes.append(f"{Path(label).name}: {index} of the {declared} frames the file declares could be decoded "
                      "(truncated or damaged file?)")
 
 
