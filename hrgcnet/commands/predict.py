@@ -297,6 +297,9 @@ def run_video(args: argparse.Namespace, path: Path) -> int:
         raise UsageError("--every must be >= 1")
     if args.max_frames is not None and args.max_frames < 1:
         raise UsageError("--max-frames must be >= 1")
+    if args.detector.lower().endswith(".json"):
+        raise UsageError("--detector JSON boxes are looked up by image; for a video choose a detector "
+                         "(auto, yolo, nanodet, ssd or full)")
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
     json_path = None if args.json_out in (None, "-") else Path(args.json_out)

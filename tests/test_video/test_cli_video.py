@@ -47,9 +47,10 @@ def test_unreadable_video_exits_1(tmp_path, capsys):
     (["--save-vis", "{clip}"], "is the input video"),
     (["--save-vis", "{tmp}/out.webm"], "written as .mp4"),
     (["{clip}"], "one video at a time"),
+    (["--detector", "{tmp}/boxes.json"], "for a video choose a detector"),
 ])
 def test_user_errors_exit_2(three_people_clip, tmp_path, capsys, extra, message):
     clip, _ = three_people_clip
     extra = [e.format(clip=clip, tmp=tmp_path) for e in extra]
-    assert main(["predict", str(clip), *extra, *FAST]) == 2
+    assert main(["predict", str(clip), *FAST, *extra]) == 2
     assert message in capsys.readouterr().err
