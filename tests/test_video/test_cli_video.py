@@ -47,10 +47,15 @@ def test_unreadable_video_exits_1(tmp_path, capsys):
     (["--save-vis", "{clip}"], "is the input video"),
     (["--save-vis", "{tmp}/out.webm"], "written as .mp4"),
     (["{clip}"], "one video at a time"),
-    (["--detector", "{tmp}/boxes.json"], "for a video choose a detector"),
 ])
 def test_user_errors_exit_2(three_people_clip, tmp_path, capsys, extra, message):
     clip, _ = three_people_clip
     extra = [e.format(clip=clip, tmp=tmp_path) for e in extra]
-    assert main(["predict", str(clip), *FAST, *extra]) == 2
+    assert main(["predict", str(clip), *extra, *FAST]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_boxes_json_is_for_images(three_people_clip, tmp_path, capsys):
+    clip, _ = three_people_clip
+    assert main(["predict", str(clip), "--detector", str(tmp_path / "boxes.json")]) == 2
+    assert "for a video choose a detector" in capsys.readouterr().err
