@@ -49,7 +49,7 @@ class VideoInfo:
     """What the container says of a video's first video stream.
 
     Attributes:
-        width, height: frame size in pixels.
+        width, height: frame size in pixels, as stored (before any rotation metadata is applied).
         fps: average frame rate (frames per second); 0 when the container does not say.
         frames: frame count the container declares; 0 when it does not (count by reading).
         duration_s: duration in seconds; 0 when unknown.
@@ -128,8 +128,8 @@ def probe(path: str | os.PathLike, name: str | None = None) -> VideoInfo:
 
 def read_frames(path: str | os.PathLike, max_frames: int | None = None, notes: list[str] | None = None,
                 name: str | None = None) -> Iterator[Frame]:
-    """Decode the frames of ``path`` in order, as RGB (rotation metadata is not applied); errors and notes name
-    the file ``name`` (default: its path).
+    """Decode the frames of ``path`` in order, as RGB, turned upright as the file's rotation metadata asks (phone
+    clips); errors and notes name the file ``name`` (default: its path).
 
     Times come from each frame's own timestamp, so a variable frame rate keeps its timing; a frame without a
     timestamp, or one not after the previous, gets the previous time plus one average frame interval.
@@ -156,7 +156,14 @@ def read_frames(path: str | os.PathLike, max_frames: int | None = None, notes: l
                 t = None if t is None else t - start
                 if t is None or (last_t is not None and t <= last_t):
                     t = 0.0 if last_t is None else last_t + step
-                yield Frame(index, float(t), frame.to_ndarray(format="rgb24"))
+                image = frame.to_ndarray(format="rgb24")
+                turns = round(getattr(frame, "rotation", 0) / 90) % 4  # the display matrix: counter-clockwise
+                if turns:  # phones store portrait clips as landscape frames plus a rotation to show them with
+                    image = np.ascontiguousarray(np.rot90(image, k=turns))
+                    if index == 0 and notes is not None:
+                        notes.append(f"{Path(label).name}: frames turned {turns * 90}° counter-clockwise, as the "
+                                     "file's rotation metadata asks")
+                yield Frame(index, float(t), image)
                 index, last_t = index + 1, t
         except (av.FFmpegError, ValueError, OSError) as exc:
             if index == 0:

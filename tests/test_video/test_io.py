@@ -115,3 +115,24 @@ def test_a_truncated_video_ends_where_it_breaks_with_a_note(tmp_path):
 
 def test_video_suffixes():
     assert is_video_path("a/clip.MP4") and is_video_path("x.webm") and not is_video_path("photo.jpg")
+
+
+def test_rotation_metadata_turns_frames_upright(tmp_path):
+    """A phone's portrait clip: landscape frames stored with a 90° display rotation."""
+    with av.open(str(tmp_path / "phone.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.set_display_rotation(90)
+        image = np.zeros((48, 64, 3), np.uint8)
+        image[:16, :24] = 255  # a white block at the stored frame's top left
+        for _ in range(2):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    notes: list[str] = []
+    frames = list(read_frames(tmp_path / "phone.mp4", notes=notes))
+    upright = frames[0].image
+    assert upright.shape == (64, 48, 3)
+    assert upright[-12:, :8].mean() > 200 and upright[:12, :8].mean() < 50  # turned counter-clockwise
+    assert len(notes) == 1 and "turned 90°" in notes[0]
