@@ -383,6 +383,7 @@ class PoseEstimator:
         kwargs = dict(kwargs or {})
         if detector in ("auto", "yolo", "nanodet"):
             kwargs.setdefault("device", str(self.device))
+            kwargs.setdefault("backend", self.backend)  # NanoDet runs where the pose network does
         det = create_detector(detector, **kwargs)
         self.notes.extend(det.notes)
         return det

@@ -187,7 +187,9 @@ def bench_infer(models: Sequence[str], input_sizes: Sequence[tuple[int, int]], b
                         stages = frame_ms(est, detector, persons, max(3, repeats // 2), 2)
                         frame_rows.append({"model": model, "input_size": f"{hw[0]}x{hw[1]}", "config": config,
                                            "persons": persons, **{k: round(v, 2) for k, v in stages.items()}})
-    return {"machine": {**machine_info(), "detector": getattr(detector, "name", None),
+    detector_text = None if detector is None else " ".join(
+        str(v) for v in (detector.name, getattr(detector, "backend", None), getattr(detector, "precision", None)) if v)
+    return {"machine": {**machine_info(), "detector": detector_text,
                         "peak_conv_gmacs": {c: round(v, 1) for c, v in peaks.items()}},
             "rows": rows, "frames": frame_rows, "ratios": ratios(rows, frame_rows)}
 

@@ -30,8 +30,9 @@ def cache_dir() -> Path:
 
 
 def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
-              weights_meta: dict | None = None) -> tuple[Path, float | None]:
-    """The cached IR of ``model`` at ``input_hw``, exported first when missing.
+              weights_meta: dict | None = None, metadata: dict | None = None) -> tuple[Path, float | None]:
+    """The cached IR of ``model`` at ``input_hw``, exported first when missing; ``metadata`` replaces the pose
+    network's (:func:`~hrgcnet.backends.export.export_metadata`) for other networks.
 
     Returns:
         ``(xml path, seconds the export took)``; None seconds when it was in the cache.
@@ -44,7 +45,8 @@ def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
     if path.is_file() and path.with_suffix(".bin").is_file():
         return path, None
     t0 = time.perf_counter()
-    export_openvino(model, path, input_hw, export_metadata(model_name, input_hw, weights_meta))
+    export_openvino(model, path, input_hw,
+                    metadata if metadata is not None else export_metadata(model_name, input_hw, weights_meta))
     return path, time.perf_counter() - t0
 
 
@@ -75,7 +77,8 @@ def _compile(xml: str, precision: str, threads: int):
 
 
 class OpenVINONetwork:
-    """``(B, 3, H, W)`` float32 normalised crops -> heatmaps ``(B, K, H/4, W/4)`` float32, by OpenVINO.
+    """``(B, 3, H, W)`` float32 normalised crops -> heatmaps ``(B, K, H/4, W/4)`` float32, by OpenVINO
+    (:meth:`infer`: every output, for networks with several).
 
     Args:
         xml: OpenVINO IR of the network (:func:`cached_ir` or ``hrgcnet export --format openvino``).
@@ -93,10 +96,14 @@ class OpenVINONetwork:
         self._lock = threading.Lock()  # one infer request: calls from several threads take turns
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.infer(x)[0])
+
+    def infer(self, x: torch.Tensor) -> list[np.ndarray]:
+        """Every output of the network for the input ``x``, as float32 arrays (copies)."""
         data = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
         with self._lock:
-            out = self._request.infer({0: data})[0]
-            return torch.from_numpy(np.array(out, dtype=np.float32, copy=True))
+            outputs = self._request.infer({0: data})
+            return [np.array(outputs[i], dtype=np.float32, copy=True) for i in range(len(outputs))]
 
     def __repr__(self) -> str:
         return f"OpenVINONetwork(precision={self.precision!r}, threads={self.threads})"

@@ -59,7 +59,7 @@ def create_detector(name: str, *, fallback: Sequence[str] | None = DEFAULT_FALLB
             missing package); the returned detector's ``notes`` say why, and a warning is issued.
             None raises instead.
         **kwargs: passed to the detector (``weights``, ``min_score``, ``device`` for ``yolo``;
-            ``min_score``, ``device`` for ``nanodet``; ``min_score`` for ``ssd``;
+            ``min_score``, ``device``, ``backend`` for ``nanodet``; ``min_score`` for ``ssd``;
             ``boxes``/``box_scores``/``path`` for ``boxes``). Arguments a detector does not take are dropped
             for it; ``weights`` goes to ``yolo`` only (``nanodet_weights`` to ``nanodet``).
 
@@ -111,7 +111,7 @@ def _build(name: str, kwargs: dict) -> Detector:
     if name == "nanodet":
         from .nanodet import NanoDetDetector
 
-        options = _only(kwargs, ("min_score", "device", "nms_iou", "max_det", "input_side"))
+        options = _only(kwargs, ("min_score", "device", "nms_iou", "max_det", "input_side", "backend"))
         if "nanodet_weights" in kwargs:
             options["weights"] = kwargs["nanodet_weights"]
         return NanoDetDetector(**options)

@@ -28,6 +28,7 @@ landscape photos, so 512 is the default. Numbers and commands: ``hrgcnet/weights
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import cv2
@@ -55,6 +56,31 @@ def default_weights_path() -> Path:
     from ..models.weights import WEIGHTS_DIR
 
     return WEIGHTS_DIR / WEIGHTS_FILE
+
+
+class _FlatOutputs(torch.nn.Module):
+    """NanoDet-G with its levels' ``(scores, bins)`` as one flat tuple (what an exported graph returns)."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(t for level in self.net(x) for t in level)
+
+
+@functools.lru_cache(maxsize=8)
+def _openvino_network(path: str, canvas_hw: tuple[int, int], precision: str):
+    """The network at one canvas size on OpenVINO (exported into the backends' cache on first use, a few
+    seconds; each letterbox shape is its own static graph, as OpenVINO runs those fastest)."""
+    from ..backends.openvino import OpenVINONetwork, cached_ir
+
+    meta = {"model": "nanodet-g", "input_size": f"{canvas_hw[0]}x{canvas_hw[1]}",
+            "input": "letterboxed BGR canvas (1, 3, H, W) float32, (x - mean) / std",
+            "mean": str(list(NANODET_MEAN_BGR)), "std": str(list(NANODET_STD_BGR)),
+            "output": "per stride 8, 16, 32: scores (1, H/s * W/s, 80), box bins (1, H/s * W/s, 44)"}
+    xml, _ = cached_ir(_FlatOutputs(_network(path, "cpu")), "nanodet-g", canvas_hw, metadata=meta)
+    return OpenVINONetwork(xml, precision)
 
 
 @functools.lru_cache(maxsize=4)
@@ -174,6 +200,9 @@ class NanoDetDetector:
         device: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"``.
         nms_iou: NMS IoU threshold.
         max_det: most boxes per image.
+        backend: ``"auto"`` (OpenVINO on a CPU where it is installed, else torch), ``"torch"`` or
+            ``"openvino"``; None: ``$HRGCNET_BACKEND``, else ``"auto"`` (:func:`hrgcnet.backends.resolve_backend`).
+        precision: OpenVINO's, ``"auto"`` (bf16 on CPUs with native bf16, else fp32), ``"fp32"`` or ``"bf16"``.
 
     Raises:
         UsageError: the weights file is missing (with the command that rebuilds it).
@@ -184,7 +213,7 @@ class NanoDetDetector:
 
     def __init__(self, min_score: float = NANODET_MIN_SCORE, weights: str | Path | None = None,
                  device: str = "cpu", nms_iou: float = NANODET_NMS_IOU, max_det: int = 100,
-                 input_side: int = NANODET_INPUT_SIDE) -> None:
+                 input_side: int = NANODET_INPUT_SIDE, backend: str | None = None, precision: str = "auto") -> None:
         self.weights = Path(weights) if weights is not None else default_weights_path()
         if not self.weights.is_file():
             raise UsageError(f"NanoDet weights not found: {self.weights}; rebuild them with "
@@ -198,6 +227,15 @@ class NanoDetDetector:
         self.input_side = int(input_side)
         self.notes: list[str] = []
         self._net = _network(str(self.weights), self.device)
+        from ..backends import resolve_backend
+
+        self.backend = resolve_backend(backend or os.environ.get("HRGCNET_BACKEND") or "auto",
+                                       torch.device(self.device))
+        if precision == "auto":
+            from ..pipeline import cpu_supports_bf16
+
+            precision = "bf16" if cpu_supports_bf16() else "fp32"
+        self.precision = precision
 
     def __call__(self, image: np.ndarray, *, image_id: int | None = None,
                  file_name: str | None = None) -> Detections:
@@ -205,8 +243,12 @@ class NanoDetDetector:
         h, w = image.shape[:2]
         canvas, scale, (px, py) = letterbox(image, self.input_side)
         x = normalize(canvas).to(self.device)
-        with torch.inference_mode():
-            out = [(s[0].float().cpu().numpy(), b[0].float().cpu().numpy()) for s, b in self._net(x)]
+        if self.backend == "openvino":
+            flat = _openvino_network(str(self.weights), canvas.shape[:2], self.precision).infer(x)
+            out = [(flat[i][0], flat[i + 1][0]) for i in range(0, len(flat), 2)]
+        else:
+            with torch.inference_mode():
+                out = [(s[0].float().cpu().numpy(), b[0].float().cpu().numpy()) for s, b in self._net(x)]
         boxes, scores = decode(out, canvas.shape[:2], self.min_score, nms_iou=self.nms_iou, max_det=self.max_det)
         boxes = (boxes - np.array([px, py, px, py], np.float32)) / scale
         boxes = np.clip(boxes, 0, [w, h, w, h])
@@ -214,4 +256,5 @@ class NanoDetDetector:
         return det.keep(valid_boxes(det.boxes))
 
     def __repr__(self) -> str:
-        return f"NanoDetDetector(min_score={self.min_score}, device={self.device!r})"
+        return (f"NanoDetDetector(min_score={self.min_score}, device={self.device!r}, backend={self.backend!r}, "
+                f"precision={self.precision!r})")
