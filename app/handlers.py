@@ -1,7 +1,7 @@
 """The functions the app's events call: convert UI inputs -> call the hrgcnet library -> return outputs.
 
 No model logic lives here: detection, cropping, the network, decoding, drawing, comparison and
-attributions are library calls (:mod:`hrgcnet.pipeline`, :mod:`hrgcnet.viz`, :mod:`hrgcnet.compare`,
+attributions are library calls (:mod:`hrgcnet.pipeline`, :mod:`hrgcnet.viz`, :mod:`hrgcnet.evaluation.compare`,
 :mod:`hrgcnet.attribution`). Every handler is wrapped by :func:`user_errors`, which turns library
 errors (and anything unexpected) into a ``gr.Error`` message: the UI never shows a traceback.
 
@@ -33,9 +33,9 @@ from plotly.subplots import make_subplots
 from hrgcnet import viz
 from hrgcnet.attribution import METHODS as ATTRIBUTION_METHODS
 from hrgcnet.attribution import attribute_keypoint
-from hrgcnet.compare import compare_keypoints
 from hrgcnet.detectors import image_id_from_file_name
 from hrgcnet.errors import HRGCNetError, UsageError
+from hrgcnet.evaluation.compare import compare_keypoints
 from hrgcnet.io import load_image_with_notes
 from hrgcnet.models import get_spec
 from hrgcnet.structures import KEYPOINT_NAMES

@@ -5,7 +5,7 @@ Two measurements (results and analysis: ``docs/training-speed.md``):
 * **model only** (:func:`bench_synthetic`): :class:`TrainStep` -- the training loop's step (ImageNet
   normalisation of the uint8 batch, forward under autocast, ``JointsMSELoss`` in fp32, ``zero_grad``, backward,
   Adam) -- on one fixed synthetic batch. What the model and optimiser cost, without data loading.
-* **end to end** (:func:`bench_loader`): a :class:`hrgcnet.train.Trainer` built from a training config (the real
+* **end to end** (:func:`bench_loader`): a :class:`hrgcnet.engine.train.Trainer` built from a training config (the real
   data of ``../shared/data``, the training augmentation, its DataLoader workers and image cache) running its own
   ``train_step``. Also reports the fraction of the time the step waited for its batch, and the CPU cost of
   preparing one sample.
@@ -178,12 +178,12 @@ def compile_model(model: nn.Module, cache_dir: str | Path | None = None) -> nn.M
 
 
 class TrainStep:
-    """One optimiser step of the training loop (:meth:`hrgcnet.train.Trainer.train_step`) on the CPU.
+    """One optimiser step of the training loop (:meth:`hrgcnet.engine.train.Trainer.train_step`) on the CPU.
 
     Args:
         model: the network (put in train mode; moved to channels_last if ``options.channels_last``).
         options: precision, memory format, compile.
-        lr: Adam learning rate (the optimiser is the training loop's :func:`hrgcnet.train.make_optimizer`).
+        lr: Adam learning rate (the optimiser is the training loop's :func:`hrgcnet.engine.train.make_optimizer`).
 
     Call with a batch ``{"image": (N, 3, H, W) uint8 RGB, "heatmaps": (N, K, H/4, W/4) float32,
     "target_weight": (N, K) float32}``; returns the detached loss.
@@ -191,7 +191,7 @@ class TrainStep:
 
     def __init__(self, model: nn.Module, options: StepOptions, lr: float = 1e-3) -> None:
         from .losses import JointsMSELoss
-        from .train import make_optimizer
+        from .engine.train import make_optimizer
 
         self.options = options
         self.model = model.train()
@@ -345,12 +345,12 @@ def bench_loader(model: str, input_hw: tuple[int, int], batch: int = 32, options
                  config=None, workers: int | None = None, cache_images: bool | None = None, warmup: int = 2,
                  windows: int = 5, steps: int = 2, data_samples: int = 16,
                  progress: Progress | None = None) -> BenchResult:
-    """End-to-end training throughput: a :class:`~hrgcnet.train.Trainer` on the real data (see :func:`loader_config`).
+    """End-to-end training throughput: a :class:`~hrgcnet.engine.train.Trainer` on the real data (see :func:`loader_config`).
 
     ``data_samples`` samples are first loaded in this process, one thread, to measure the CPU cost of one sample.
     """
-    from .distributed import DistInfo
-    from .train import Trainer
+    from .engine.distributed import DistInfo
+    from .engine.train import Trainer
 
     _check_counts(warmup, windows, steps)
     _check_input(input_hw, batch)

@@ -48,7 +48,7 @@ class TrainConfig:
     Optimisation: Adam ``lr``; ``lr_schedule`` ``"multistep"`` (x ``lr_factor`` at the epochs in
     ``lr_steps``) or ``"cosine"`` (to ``lr * cosine_final_factor`` at the end); linear warm-up over
     ``warmup_steps``; ``batch_size`` per process; ``ema_decay`` > 0 keeps an exponential moving average of the
-    weights (:mod:`hrgcnet.ema`), which validation and ``best.safetensors`` then use (with ``lr_steps: []``, a
+    weights (:mod:`hrgcnet.engine.ema`), which validation and ``best.safetensors`` then use (with ``lr_steps: []``, a
     constant rate whose average can be exported at any step).
     Speed: ``amp`` ``"auto"`` (bf16 on CPUs with avx512_bf16/amx_bf16 and on CUDA with bf16, else fp16
     on CUDA, else off), ``"bf16"``, ``"fp16"`` (CUDA only) or ``"off"``; ``channels_last``; ``workers``

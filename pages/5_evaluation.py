@@ -19,7 +19,7 @@ from hrgcnet.analysis.curves import COMMITTED_CURVES, read_curves_csv
 from hrgcnet.analysis.evaluation import (SUMMARY_KEYS, EvalRecord, default_val_split, load_annotations, match_instances,
                                          parse_eval_json, restrict_to_results, subset_with_persons)
 from hrgcnet.errors import DatasetError, HRGCNetError
-from hrgcnet.evaluate import coco_from_dict, evaluate_coco, gt_boxes_by_image, paired_bootstrap, per_keypoint_oks
+from hrgcnet.evaluation.coco import coco_from_dict, evaluate_coco, gt_boxes_by_image, paired_bootstrap, per_keypoint_oks
 from hrgcnet.io import load_image
 from hrgcnet.models import list_models
 from hrgcnet.pipeline import PoseEstimator
@@ -53,7 +53,7 @@ def annotations(path: str) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=50)
 def bootstrap_pair(a: str, b: str) -> dict:
-    """:func:`hrgcnet.evaluate.paired_bootstrap` of two evaluations' results on the images they cover."""
+    """:func:`hrgcnet.evaluation.coco.paired_bootstrap` of two evaluations' results on the images they cover."""
     rec_a, rec_b = records()[a], records()[b]
     coco = coco_from_dict(restrict_to_results(gt, rec_a.results))
     return paired_bootstrap(rec_a.results, rec_b.results, coco, num_samples=500)
@@ -114,7 +114,7 @@ def publish_measured_ap() -> None:
 
 
 st.title("Evaluation")
-st.caption("COCO keypoint AP (pycocotools, OKS with the standard sigmas) via `hrgcnet.evaluate`; values in percent.")
+st.caption("COCO keypoint AP (pycocotools, OKS with the standard sigmas) via `hrgcnet.evaluation.coco`; values in percent.")
 if msg := untrained_message():
     st.warning(msg + " Their AP is close to 0 and says nothing about the architectures.")
 
@@ -283,7 +283,7 @@ if kp_rows:
                  hover_data=["n"], labels={"value": f"{metric} (%)"})
     fig.update_layout(height=380, legend=dict(orientation="h", y=-0.35))
     st.plotly_chart(fig, width="stretch", key="per_keypoint")
-    st.caption("Per keypoint, on the persons that COCO's matching found at OKS 0.5 (`hrgcnet.evaluate.per_keypoint_oks`).")
+    st.caption("Per keypoint, on the persons that COCO's matching found at OKS 0.5 (`hrgcnet.evaluation.coco.per_keypoint_oks`).")
 else:
     st.info("No per-keypoint numbers: the loaded files have no `per_keypoint` and no results to compute them from.")
 

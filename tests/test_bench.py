@@ -10,7 +10,7 @@ from hrgcnet.bench import (BASELINE, BenchResult, StepOptions, TrainStep, bench_
 from hrgcnet.cli import main
 from hrgcnet.config import TrainConfig
 from hrgcnet.data import AugmentConfig, DataSpec
-from hrgcnet.distributed import DistInfo
+from hrgcnet.engine.distributed import DistInfo
 from hrgcnet.errors import UsageError
 from hrgcnet.models import create_model
 from hrgcnet.models.profile import count_macs
@@ -56,7 +56,7 @@ def tiny_config(tiny_coco, **changes) -> TrainConfig:
 @pytest.mark.parametrize("precision,channels_last", [("bf16", True), ("fp32", False)])
 def test_train_step_is_the_training_loops_step(tiny_coco, tmp_path, precision, channels_last):
     """What the model-only benchmark times is exactly Trainer.train_step: same loss, same updated weights."""
-    from hrgcnet.train import Trainer
+    from hrgcnet.engine.train import Trainer
 
     cfg = tiny_config(tiny_coco, amp=precision if precision == "bf16" else "off", channels_last=channels_last)
     trainer = Trainer(cfg, tmp_path / "run", DistInfo())

@@ -1,13 +1,13 @@
-"""hrgcnet.compare: per-keypoint disagreement and OKS between two predictions of the same persons."""
+"""hrgcnet.evaluation.compare: per-keypoint disagreement and OKS between two predictions of the same persons."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hrgcnet.compare import box_sizes, compare_keypoints, keypoint_oks
+from hrgcnet.evaluation.compare import box_sizes, compare_keypoints, keypoint_oks
 from hrgcnet.errors import UsageError
-from hrgcnet.nms import oks_overlap
+from hrgcnet.evaluation.nms import oks_overlap
 from hrgcnet.structures import KEYPOINT_NAMES, OKS_SIGMAS
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from hrgcnet.data import DataSpec, MixedSampler, load_records
-from hrgcnet.distributed import DistInfo, any_rank, broadcast_object, init_distributed, unwrap, wrap_model
+from hrgcnet.engine.distributed import DistInfo, any_rank, broadcast_object, init_distributed, unwrap, wrap_model
 
 WORKER = textwrap.dedent("""
     import json, sys
@@ -20,8 +20,8 @@ WORKER = textwrap.dedent("""
     import torch
     from hrgcnet.config import TrainConfig
     from hrgcnet.data import DataSpec
-    from hrgcnet.distributed import cleanup, init_distributed, unwrap
-    from hrgcnet.train import Trainer
+    from hrgcnet.engine.distributed import cleanup, init_distributed, unwrap
+    from hrgcnet.engine.train import Trainer
 
     ann, images, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     info = init_distributed("cpu")

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from hrgcnet.ema import ModelEma
+from hrgcnet.engine.ema import ModelEma
 
 
 def _net() -> nn.Module:

@@ -8,9 +8,9 @@ import pytest
 
 from hrgcnet.cli import main
 from hrgcnet.errors import DatasetError, UsageError
-from hrgcnet.evaluate import (SUMMARY_KEYS, _ap_of_draw, _run_cocoeval, coco_from_dict, evaluate_coco, format_table,
-                              evaluate_subset, gt_boxes_by_image, limit_images, load_coco_gt, load_results,
-                              paired_bootstrap, per_keypoint_oks, predict_coco)
+from hrgcnet.evaluation.coco import (SUMMARY_KEYS, _ap_of_draw, _run_cocoeval, coco_from_dict, evaluate_coco,
+                                     evaluate_subset, format_table, gt_boxes_by_image, limit_images, load_coco_gt,
+                                     load_results, paired_bootstrap, per_keypoint_oks, predict_coco)
 from hrgcnet.structures import KEYPOINT_NAMES
 
 
@@ -238,7 +238,7 @@ def test_cli_compares_with_a_baseline(coco_val, tmp_path, capsys, monkeypatch):
     assert main(args) == 0
     assert f"AP 1.000 vs {out['compare']['AP_b']:.3f}" in capsys.readouterr().out
     # Bad options fail before any model runs.
-    monkeypatch.setattr("hrgcnet.evaluate.predict_coco", lambda *a, **k: pytest.fail("predicted before checking"))
+    monkeypatch.setattr("hrgcnet.evaluation.coco.predict_coco", lambda *a, **k: pytest.fail("predicted before checking"))
     model_args = ["eval", "--ann", str(ann), "--weights", "none", "--device", "cpu", "--json"]
     assert main(model_args + ["--compare", str(old), "--bootstrap", "0"]) == 2
     assert "--bootstrap must be >= 1" in capsys.readouterr().err
@@ -293,7 +293,7 @@ def test_cli_max_images_restricts_results_and_baseline(coco_val, tmp_path, capsy
     assert f"note: --results {new}: left out {n - len(new5)} of {n} rows" in captured.err
     assert f"note: --compare {old}: left out" in captured.err
     # A baseline with ids not in the annotation file is refused before the model runs.
-    monkeypatch.setattr("hrgcnet.evaluate.predict_coco", lambda *a, **k: pytest.fail("predicted before checking"))
+    monkeypatch.setattr("hrgcnet.evaluation.coco.predict_coco", lambda *a, **k: pytest.fail("predicted before checking"))
     old.write_text(json.dumps([{**GOOD_ROW, "image_id": -5}]))
     assert main(["eval", "--ann", str(ann), "--weights", "none", "--device", "cpu", "--max-images", "5",
                  "--compare", str(old)]) == 2
@@ -312,7 +312,7 @@ def test_cli_bad_options_fail_before_predicting(coco_val, tmp_path, capsys, monk
     ann, _ = coco_val
     _, old = _gt_results_files(ann, tmp_path)
     (tmp_path / "a_file").write_text("")
-    monkeypatch.setattr("hrgcnet.evaluate.predict_coco", lambda *a, **k: pytest.fail("predicted before checking"))
+    monkeypatch.setattr("hrgcnet.evaluation.coco.predict_coco", lambda *a, **k: pytest.fail("predicted before checking"))
     extra = [e.format(tmp=tmp_path, old=old, ann=ann) for e in extra]
     before = old.read_bytes()
     assert main(["eval", "--ann", str(ann), "--weights", "none", "--device", "cpu", *extra]) == 2
@@ -333,7 +333,7 @@ def test_cli_results_refuses_model_run_options(coco_val, tmp_path, capsys, extra
 
 def test_cli_out_written_atomically(coco_val, tmp_path, capsys, monkeypatch, disk_full):
     ann, _ = coco_val
-    monkeypatch.setattr("hrgcnet.evaluate.predict_coco", lambda *a, **k: gt_as_results(ann))
+    monkeypatch.setattr("hrgcnet.evaluation.coco.predict_coco", lambda *a, **k: gt_as_results(ann))
     out = tmp_path / "pred.json"
     assert main(["eval", "--ann", str(ann), "--weights", "none", "--device", "cpu", "--json", "--out", str(out)]) == 0
     assert json.loads(out.read_text()) == gt_as_results(ann)

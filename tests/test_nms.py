@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hrgcnet.nms import areas_from_scale, oks_nms, oks_overlap, rescore_instances
+from hrgcnet.evaluation.nms import areas_from_scale, oks_nms, oks_overlap, rescore_instances
 from hrgcnet.structures import OKS_SIGMAS
 
 

@@ -13,7 +13,7 @@ from hrgcnet.cli import main
 from hrgcnet.config import TrainConfig, load_config
 from hrgcnet.data import AugmentConfig, DataSpec
 from hrgcnet.errors import UsageError
-from hrgcnet.train import LRSchedule, Trainer, autocast_dtype, train
+from hrgcnet.engine.train import LRSchedule, Trainer, autocast_dtype, train
 
 NO_AUGMENT = AugmentConfig(half_body_prob=0.0, scale_factor=0.0, rotation_prob=0.0, flip_prob=0.0)
 
@@ -31,7 +31,7 @@ def read_log(run_dir: Path) -> list[dict]:
 
 def test_overfitting_real_images_raises_ap(tiny_coco, tmp_path):
     """The real learning test: 60 Adam steps on 6 persons of 3 COCO images, AP measured before and after."""
-    from hrgcnet.evaluate import evaluate_model
+    from hrgcnet.evaluation.coco import evaluate_model
     from hrgcnet.models import create_model
     from hrgcnet.models.weights import read_metadata
 
@@ -184,7 +184,7 @@ def test_validation_scores_each_subset_from_the_same_predictions(tiny_coco, tmp_
 _SIGTERM_CHILD = """
 import pickle, sys, time
 from pathlib import Path
-from hrgcnet.train import Trainer, train
+from hrgcnet.engine.train import Trainer, train
 
 cfg, run_dir, marker = pickle.loads(Path(sys.argv[1]).read_bytes())
 original = Trainer.train_step
@@ -236,7 +236,7 @@ def test_sigterm_saves_a_checkpoint_and_stops(tiny_coco, tmp_path, workers):
 
 
 def test_stop_on_signal_puts_the_handlers_back():
-    from hrgcnet.train import StopOnSignal
+    from hrgcnet.engine.train import StopOnSignal
 
     before = signal.getsignal(signal.SIGTERM)
     with StopOnSignal() as stop:
@@ -254,7 +254,7 @@ def test_init_from_hrnet_checkpoint(tiny_coco, tmp_path):
     path = save_weights(hrnet, tmp_path / "hrnet.safetensors", metadata={"model": "hrnet-w32", "samples_seen": 1000},
                         dtype=None)
     cfg = _resume_config(images, ann, init_from=str(path))
-    from hrgcnet.distributed import init_distributed
+    from hrgcnet.engine.distributed import init_distributed
 
     trainer = Trainer(cfg, tmp_path / "run", init_distributed("cpu"))
     assert trainer.samples_before == 1000  # counted on in the weights' samples_seen and the learning curves

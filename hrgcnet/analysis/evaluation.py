@@ -4,7 +4,7 @@ Two kinds of file are read:
 
 * an evaluation summary (what ``hrgcnet eval --json`` writes): a JSON object holding the COCO summary keys
   (``AP``, ``AP50``, ``AP75``, ``APM``, ``APL``, ``AR``) either at the top level or under ``"summary"`` /
-  ``"metrics"``, optionally ``"per_keypoint"`` (as :func:`hrgcnet.evaluate.per_keypoint_oks` returns),
+  ``"metrics"``, optionally ``"per_keypoint"`` (as :func:`hrgcnet.evaluation.coco.per_keypoint_oks` returns),
   ``"model"``, ``"input_size"`` and ``"results"`` (a COCO result list, inline or as a path);
 * a COCO keypoint result list (``[{"image_id", "keypoints", "score", ...}]``), which needs the annotation
   file to be scored.
@@ -22,7 +22,7 @@ import numpy as np
 
 from ..data.coco import load_coco_json
 from ..errors import DatasetError
-from ..evaluate import SUMMARY_KEYS, is_number, load_results
+from ..evaluation.coco import SUMMARY_KEYS, is_number, load_results
 from ..structures import NUM_KEYPOINTS, OKS_SIGMAS
 
 
@@ -106,7 +106,7 @@ def load_eval_file(path: str | Path) -> EvalRecord:
 
 
 def _is_number(v) -> bool:
-    """A finite real number (:func:`hrgcnet.evaluate.is_number`, not NaN or infinite)."""
+    """A finite real number (:func:`hrgcnet.evaluation.coco.is_number`, not NaN or infinite)."""
     return is_number(v) and bool(np.isfinite(v))
 
 
@@ -119,7 +119,7 @@ def _ap_value(v, key: str, name: str) -> float | None:
     return float(v)
 
 
-#: The fields of one ``per_keypoint`` entry (:func:`hrgcnet.evaluate.per_keypoint_oks`); all but ``n`` in 0..1.
+#: The fields of one ``per_keypoint`` entry (:func:`hrgcnet.evaluation.coco.per_keypoint_oks`); all but ``n`` in 0..1.
 PER_KEYPOINT_FIELDS = ("n", "oks", "acc50", "acc75")
 
 
@@ -135,7 +135,7 @@ def _check_per_keypoint(per_kp: dict, name: str) -> dict[str, dict]:
 
 
 def _check_results(results: list, name: str) -> list[dict]:
-    """``results`` checked by :func:`hrgcnet.evaluate.load_results` (the CLI's check), errors prefixed with ``name``."""
+    """``results`` checked by :func:`hrgcnet.evaluation.coco.load_results` (the CLI's check), errors prefixed with ``name``."""
     try:
         return load_results(results)
     except DatasetError as exc:

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..detectors.evaluate import evaluate_boxes, format_table
     from ..detectors import create_detector
-    from ..evaluate import limit_images, load_coco_gt
+    from ..evaluation.coco import limit_images, load_coco_gt
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

@@ -10,7 +10,7 @@ without running a model (options of a model run, ``--model``, ``--weights``, ``-
 to those images (a note says how many rows were left out). Result image ids that are not in the annotation file
 at all are an error, found before any prediction runs.
 
-``--compare BASELINE_JSON`` adds a paired bootstrap over images (``hrgcnet.evaluate.paired_bootstrap``)
+``--compare BASELINE_JSON`` adds a paired bootstrap over images (``hrgcnet.evaluation.coco.paired_bootstrap``)
 of these predictions against a baseline's results file (e.g. written earlier with ``--out``): the AP
 difference with its 95% interval, the measure of a "meaningful improvement" on a small validation set.
 
@@ -108,8 +108,8 @@ def _restrict(results: list[dict], full_ids: set, kept_ids: set, option: str, pa
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluate import (evaluate_coco, format_table, limit_images, load_coco_gt, load_results, paired_bootstrap,
-                            per_keypoint_oks, predict_coco)
+    from ..evaluation.coco import (evaluate_coco, format_table, limit_images, load_coco_gt, load_results,
+                                   paired_bootstrap, per_keypoint_oks, predict_coco)
     from ..jsonfile import write_text_atomic
 
     _check_options(args)

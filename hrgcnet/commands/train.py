@@ -103,8 +103,8 @@ def resolve(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from ..distributed import broadcast_object, cleanup, init_distributed
-    from ..train import new_run_dir, train
+    from ..engine.distributed import broadcast_object, cleanup, init_distributed
+    from ..engine.train import new_run_dir, train
 
     config, run_dir, resume = resolve(args)
     if args.print_config:

@@ -85,7 +85,7 @@ def threshold_stats(gt_by_image: dict, dets_by_image: dict, threshold: float) ->
 
 def coco_box_ap(coco_gt, results: list[dict]) -> dict[str, float | None]:
     """Person-box AP, AP50, AP75, APS, APM, APL of COCO detection ``results`` (pycocotools, ``iouType="bbox"``)."""
-    from ..evaluate import _run_cocoeval
+    from ..evaluation.coco import _run_cocoeval
 
     keys = ("AP", "AP50", "AP75", "APS", "APM", "APL")
     if not results:
@@ -126,7 +126,7 @@ def evaluate_boxes(detector: Callable, ann, images_dir: str | Path, thresholds: 
     Raises:
         DatasetError: missing image folder or images, malformed annotations.
     """
-    from ..evaluate import _progress, load_coco_gt
+    from ..evaluation.coco import _progress, load_coco_gt
     from ..io import load_image
     from . import detector_label
 

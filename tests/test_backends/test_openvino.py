@@ -85,7 +85,7 @@ def dev_predictions(cache, shared_data):
     """Per model and backend (torch fp32; OpenVINO at its automatic precision, fp32, and in bf16): the
     keypoints of every dev.json person's crop, in input pixels ``(P, 17, 3)`` and as COCO results (image
     pixels, score = mean keypoint score)."""
-    from hrgcnet.evaluate import load_coco_gt
+    from hrgcnet.evaluation.coco import load_coco_gt
     from hrgcnet.io import load_image
     from hrgcnet.pipeline import PoseEstimator
 
@@ -134,7 +134,7 @@ def test_openvino_keypoints_agree_with_torch_fp32_on_real_crops(dev_predictions,
 
 @pytest.mark.parametrize("model", MODELS)
 def test_openvino_ap_on_dev_is_within_0005_of_torch_fp32(dev_predictions, model):
-    from hrgcnet.evaluate import evaluate_coco
+    from hrgcnet.evaluation.coco import evaluate_coco
 
     coco, out = dev_predictions
     ap = {b: evaluate_coco(out[model, b][1], coco)["AP"] for b in ("torch", "openvino", "openvino bf16")}

@@ -11,7 +11,7 @@ import pytest
 from hrgcnet.detectors.evaluate import box_iou, coco_box_ap, evaluate_boxes, match_boxes, threshold_stats
 from hrgcnet.cli import main
 from hrgcnet.detectors import create_detector
-from hrgcnet.evaluate import coco_from_dict
+from hrgcnet.evaluation.coco import coco_from_dict
 
 
 def test_box_iou_by_hand():

@@ -4,7 +4,7 @@ boxes, flip test)."""
 
 import pytest
 
-from hrgcnet.evaluate import evaluate_model
+from hrgcnet.evaluation.coco import evaluate_model
 from hrgcnet.models import create_model, list_models
 from hrgcnet.models.weights import default_weights_path, read_metadata
 from hrgcnet.pipeline import PoseEstimator, parse_input_hw

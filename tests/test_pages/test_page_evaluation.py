@@ -173,13 +173,13 @@ def test_a_result_list_is_scored_on_the_images_it_covers(page, tmp_path):
 
 def test_one_upload_failing_unexpectedly_is_an_error_naming_it(page, tmp_path, monkeypatch):
     """A safety net: whatever a file breaks in the scoring, the page names the file and the error, other files stay."""
-    import hrgcnet.evaluate
+    import hrgcnet.evaluation.coco
 
     def broken(*args, **kwargs):
         raise ValueError("unexpected")
 
     ann, img_dir, people = write_tiny_coco(tmp_path, person_images=1)
-    monkeypatch.setattr(hrgcnet.evaluate, "evaluate_coco", broken)
+    monkeypatch.setattr(hrgcnet.evaluation.coco, "evaluate_coco", broken)
     at = use_split(page("5_evaluation.py").run(), ann, img_dir)
     results = [{"image_id": 1, "category_id": 1, "keypoints": people[0].ravel().tolist(), "score": 0.123456}]
     upload(at, ("odd_results.json", results), ("hrgcnet-w32_256x192.json", {"AP": 0.7}))

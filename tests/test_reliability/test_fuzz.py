@@ -108,7 +108,7 @@ def test_load_image_corrupted_real_files(fmt, cut, flips):
 @given(n=st.integers(0, 4), image_id=st.integers(0, 2**53), seed=st.integers(0, 2**32 - 1),
        magnitude=st.sampled_from([1.0, 1e4, 1e12]))
 def test_coco_results_writer(n, image_id, seed, magnitude):
-    from hrgcnet.evaluate import load_results
+    from hrgcnet.evaluation.coco import load_results
     from hrgcnet.pipeline import PoseResult
 
     rng = np.random.default_rng(seed)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DatasetError, UsageError
-from .jsonfile import read_json
-from .structures import KEYPOINT_NAMES, NUM_KEYPOINTS
+from ..errors import DatasetError, UsageError
+from ..jsonfile import read_json
+from ..structures import KEYPOINT_NAMES, NUM_KEYPOINTS
 
 SUMMARY_KEYS: tuple[str, ...] = ("AP", "AP50", "AP75", "APM", "APL", "AR")
 #: Index of each summary key in ``COCOeval.stats`` (keypoints).
@@ -40,7 +40,7 @@ def load_coco_gt(ann: str | Path | object):
 
     if isinstance(ann, COCO):
         return ann
-    from .data.coco import load_coco_json
+    from ..data.coco import load_coco_json
 
     data = load_coco_json(ann)  # clear DatasetError for missing / malformed files
     data.setdefault("categories", [{"id": 1, "name": "person"}])
@@ -169,7 +169,7 @@ def per_keypoint_oks(results: str | Path | Results, ann: str | Path | object) ->
     pycocotools form). Returns ``{keypoint name: {"n": pairs, "oks": mean OKS_k, "acc50": share with
     OKS_k >= 0.5, "acc75": share >= 0.75}}`` (values 0 when ``n == 0``).
     """
-    from .structures import OKS_SIGMAS
+    from ..structures import OKS_SIGMAS
 
     coco_gt = load_coco_gt(ann)
     results = load_results(results)
@@ -397,7 +397,7 @@ def evaluate_model(model, ann: str | Path, images_dir: str | Path, input_hw: tup
     Uses ``PoseEstimator.from_model`` (fp32, OKS-NMS, ``refine`` decoding), so validation scores exactly
     what inference would produce. The model is put in eval mode and restored to its previous mode afterwards.
     """
-    from .pipeline import PoseEstimator
+    from ..pipeline import PoseEstimator
 
     was_training = model.training
     model.eval()

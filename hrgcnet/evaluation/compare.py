@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UsageError
-from .structures import KEYPOINT_NAMES, OKS_SIGMAS
+from ..errors import UsageError
+from ..structures import KEYPOINT_NAMES, OKS_SIGMAS
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .structures import OKS_SIGMAS, PIXEL_STD
+from ..structures import OKS_SIGMAS, PIXEL_STD
 
 #: Keypoint score above which a keypoint counts in the instance score (official IN_VIS_THRE).
 RESCORE_KEYPOINT_THRESHOLD = 0.2

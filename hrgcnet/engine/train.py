@@ -33,13 +33,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .config import TrainConfig, save_config
-from .data import AugmentConfig, ImageCache, MixedSampler, build_mixed_dataset, normalize_images
+from ..config import TrainConfig, save_config
+from ..data import AugmentConfig, ImageCache, MixedSampler, build_mixed_dataset, normalize_images
+from ..errors import UsageError
+from ..jsonfile import atomic_path
+from ..losses import JointsMSELoss
 from .distributed import DistInfo, all_reduce_mean, any_rank, barrier, init_distributed, unwrap, wrap_model
 from .ema import ModelEma
-from .errors import UsageError
-from .jsonfile import atomic_path
-from .losses import JointsMSELoss
 
 CHECKPOINT_NAME = "last.pt"
 BEST_NAME = "best.safetensors"
@@ -61,7 +61,7 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
         return torch.bfloat16
     if amp == "fp16":
         raise UsageError("amp=fp16 needs CUDA; use bf16 or off on CPU")
-    from .pipeline import cpu_supports_bf16
+    from ..pipeline import cpu_supports_bf16
 
     if amp == "bf16" or cpu_supports_bf16():
         return torch.bfloat16
@@ -238,7 +238,7 @@ class Trainer:
     """One training run; see :func:`train`."""
 
     def __init__(self, config: TrainConfig, run_dir: Path, info: DistInfo, resume: bool = False) -> None:
-        from .models import create_model
+        from ..models import create_model
 
         self.cfg = config
         self.run_dir = run_dir
@@ -284,8 +284,8 @@ class Trainer:
         #: from committed weights counts all of it
         self.samples_before = 0
         if config.init_from and not resume:
-            from .analysis.curves import weights_samples_seen
-            from .models.weights import init_from_hrnet, load_weights
+            from ..analysis.curves import weights_samples_seen
+            from ..models.weights import init_from_hrnet, load_weights
 
             state_dict, init_meta = load_weights(config.init_from)
             self.init_report = init_from_hrnet(model, state_dict)
@@ -404,7 +404,7 @@ class Trainer:
 
     def _evaluate(self, event: str, model: torch.nn.Module) -> dict:
         """AP of ``model`` on the validation set, logged as ``event``."""
-        from .evaluate import evaluate_model, evaluate_subset
+        from ..evaluation.coco import evaluate_model, evaluate_subset
 
         cfg, s = self.cfg, self.state
         images = cfg.val_images or str(Path(cfg.val_ann).parent / "images")
@@ -421,7 +421,7 @@ class Trainer:
 
     def export(self, model: torch.nn.Module, summary: dict, name: str) -> Path:
         """Write ``model``'s weights (fp16 safetensors) with the run's metadata and ``summary`` as ``name``."""
-        from .models.weights import save_weights
+        from ..models.weights import save_weights
 
         cfg = self.cfg
         return save_weights(model, self.run_dir / name, metadata={
