@@ -8,7 +8,7 @@ the weights' EMA when ``ema_decay`` is set, epoch/step, sampler position and the
 and torch; readable with ``torch.load(weights_only=True)``) and ``best.safetensors`` (the weights with the best
 validation AP, with metadata; with ``val_keep_weights`` also ``val_stepNNNNNNN.safetensors`` at every
 validation, so that two runs can be compared and exported at the same step). With ``ema_decay`` the validated and exported weights are the EMA's
-(:mod:`hrgcnet.ema`); the trained model's own AP is logged too (``val_model`` events).
+(:mod:`hrgcnet.engine.ema`); the trained model's own AP is logged too (``val_model`` events).
 
 Resuming (``resume=True``) restores all of that and continues the same schedule: the sampler yields the
 rest of the interrupted epoch with the same per-sample augmentation seeds, so a resumed run produces the
