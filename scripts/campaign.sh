@@ -21,8 +21,9 @@ CAMPAIGN="$RUNS_ROOT/campaign"
 MODELS=(hrgcnet-w32 hrnet-w32)
 PATTERN="hrgcnet train .*$CAMPAIGN/"
 
-# SINCE=YYYY-MM-DDTHH:MM (UTC) reports a stretch that was stopped and resumed from its first start on.
-report() { "$PY" scripts/campaign_report.py ${SINCE:+--since "$SINCE"} "$CAMPAIGN" "${MODELS[@]}"; }
+# SINCE=YYYY-MM-DDTHH:MM (UTC) reports a stretch that was stopped and resumed from its first start on;
+# UNTIL=YYYY-MM-DDTHH:MM ends the report there (a past stretch, e.g. one cut short by a machine restart).
+report() { "$PY" scripts/campaign_report.py ${SINCE:+--since "$SINCE"} ${UNTIL:+--until "$UNTIL"} "$CAMPAIGN" "${MODELS[@]}"; }
 
 case "${1:-}" in
   --report) report; exit 0 ;;

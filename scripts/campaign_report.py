@@ -1,9 +1,10 @@
 """The current training stretch of the campaign (``scripts/campaign.sh``) as one row of the campaign log.
 
-    python scripts/campaign_report.py [--since YYYY-MM-DDTHH:MM] CAMPAIGN_DIR MODEL [MODEL ...]
+    python scripts/campaign_report.py [--since YYYY-MM-DDTHH:MM] [--until YYYY-MM-DDTHH:MM] CAMPAIGN_DIR MODEL ...
 
 A stretch is everything in ``CAMPAIGN_DIR/MODEL/log.jsonl`` since its last ``start`` event (one invocation of
-``hrgcnet train``), or since the first start at or after ``--since`` (UTC; a stretch stopped and resumed). Prints,
+``hrgcnet train``), or since the first start at or after ``--since`` (UTC; a stretch stopped and resumed), and
+before ``--until`` (a past stretch, e.g. one cut short by a machine restart, with later stretches after it). Prints,
 per model: minutes, samples added and seen in all, the training-step rate (samples/s over the optimiser steps, as
 the log's ``train`` events measure it) and the wall rate (samples added / minutes, validation included), and the
 last and best validation (EMA weights, dev.json and the val.json subset); then the row for
@@ -21,10 +22,12 @@ from pathlib import Path
 import yaml
 
 
-def stretch(log: Path, since: float | None = None) -> dict:
+def stretch(log: Path, since: float | None = None, until: float | None = None) -> dict:
     """Summary of the events of ``log`` since its last ``start`` event, or since the first ``start`` at or after
-    ``since`` (a stretch restarted within a session); minutes count the invocations' own time only."""
+    ``since`` (a stretch restarted within a session), and before ``until``; minutes count the invocations' own
+    time only."""
     events = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    events = [e for e in events if until is None or e["time"] < until]
     starts = [i for i, e in enumerate(events) if e["event"] == "start" and (since is None or e["time"] >= since)]
     if not starts:
         raise SystemExit(f"{log}: no start event{' since then' if since else ''}")
@@ -57,10 +60,17 @@ def fmt(value, spec=".3f") -> str:
     return "–" if value is None else format(value, spec)
 
 
+def _utc(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+
+
 def main(argv: list[str]) -> int:
-    since = None
-    if argv[:1] == ["--since"] and len(argv) > 1:
-        since = datetime.fromisoformat(argv[1]).replace(tzinfo=timezone.utc).timestamp()
+    since = until = None
+    while argv[:1] in (["--since"], ["--until"]) and len(argv) > 1:
+        if argv[0] == "--since":
+            since = _utc(argv[1])
+        else:
+            until = _utc(argv[1])
         argv = argv[2:]
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -79,7 +89,7 @@ def main(argv: list[str]) -> int:
         if not log.is_file():
             print(f"{model}: no run at {log.parent}")
             continue
-        s = rows[model] = stretch(log, since)
+        s = rows[model] = stretch(log, since, until)
         last, best, sub = s["last"], s["best"], s["last_val"]
         print(f"{model}: {'running, ' if s['running'] else ''}{s['minutes']:.1f} min, +{s['added']:,} samples "
               f"({s['seen']:,} seen), {fmt(s['step_rate'], '.1f')} samples/s in steps, "

@@ -41,3 +41,7 @@ def test_a_stretch_restarted_within_a_session(tmp_path):
     out = subprocess.run([sys.executable, SCRIPT, str(tmp_path), "a", "b"], capture_output=True, text=True,
                          check=True).stdout
     assert "| 2026-12-07T02:30 | avx2 amx_bf16 | 20 / 20 | 22.0 / 26.0 | 16,000 / 16,000 |" in out
+    # --until: the first invocation only (a past stretch with a later one after it)
+    out = subprocess.run([sys.executable, SCRIPT, "--since", "2026-12-07T01:50", "--until", "2026-12-07T02:20",
+                          str(tmp_path), "a", "b"], capture_output=True, text=True, check=True).stdout
+    assert "| 2026-12-07T01:50 | avx2 amx_bf16 | 10 / 10 | 20.0 / 24.0 | 9,600 / 9,600 |" in out
