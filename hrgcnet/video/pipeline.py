@@ -86,6 +86,7 @@ class PoseTracker:
         if detect:
             det, detect_ms = self.estimator.detect(image)
             boxes, scores = det.boxes.reshape(-1, 4).astype(np.float64), det.box_scores.reshape(-1).astype(np.float64)
+            given_ids = np.zeros(len(boxes), np.int64)
             if last is not None:  # persons the detector missed this time, carried by their keypoints
                 sure = last.keypoints[..., 2].mean(axis=1) >= self.carry_score
                 for n in np.argsort(-carried_scores):
@@ -94,13 +95,20 @@ class PoseTracker:
                             and (not len(boxes) or box_iou(previous, boxes).max() < self.iou_threshold)):
                         boxes = np.concatenate([boxes, carried[n:n + 1]])
                         scores = np.append(scores, carried_scores[n])
+                        given_ids = np.append(given_ids, carried_ids[n])
             result = self.estimator(image, boxes=boxes, box_scores=scores, **kwargs)
             result.timings["detect_ms"], result.detected = detect_ms, len(det)
             result.notes.extend(det.notes)
         else:
+            boxes, given_ids = carried, carried_ids
             result = self.estimator(image, boxes=carried, box_scores=carried_scores, **kwargs)
         self.frames += 1
-        result.track_ids = self.tracker.update(result.boxes)
+        # the estimator returns the boxes it was given (by score, duplicates dropped): carried ones keep their ids
+        known = np.zeros(len(result), np.int64)
+        if len(result) and len(boxes):
+            iou = box_iou(result.boxes.astype(np.float64), boxes)
+            known = np.where(iou.max(axis=1) >= 0.999, given_ids[iou.argmax(axis=1)], 0)
+        result.track_ids = self.tracker.update(result.boxes, known)
         if detect:  # which tracks the detector found this time
             found = np.zeros(len(result), bool)
             if len(result) and len(det):

@@ -52,11 +52,21 @@ class IoUTracker:
     next_id: int = 1
     tracks: list[_Track] = field(default_factory=list)
 
-    def update(self, boxes: np.ndarray) -> np.ndarray:
-        """Ids ``(N,)`` int64 of this frame's ``boxes`` ``(N, 4)``: a matched track's id, else a new one."""
+    def update(self, boxes: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+        """Ids ``(N,)`` int64 of this frame's ``boxes`` ``(N, 4)``: a matched track's id, else a new one.
+
+        ``known`` ``(N,)``: a track id per box that is known to continue that track (a box carried from its
+        keypoints), 0 for the boxes to match by IoU; a known id whose track has ended is matched by IoU too."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         ids = np.zeros(len(boxes), dtype=np.int64)
         matched_tracks: set[int] = set()
+        index = {t.track_id: ti for ti, t in enumerate(self.tracks)}
+        for bi, track_id in enumerate(np.zeros(len(boxes), np.int64) if known is None else known):
+            ti = index.get(int(track_id))
+            if ti is not None and ti not in matched_tracks:
+                self.tracks[ti].box, self.tracks[ti].missed = boxes[bi], 0
+                ids[bi] = track_id
+                matched_tracks.add(ti)
         if self.tracks and len(boxes):
             iou = box_iou(np.stack([t.box for t in self.tracks]), boxes)
             for flat in np.argsort(-iou, axis=None):

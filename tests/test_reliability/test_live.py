@@ -56,10 +56,13 @@ def test_a_frame_that_fails_inside_the_network_frees_every_lock(monkeypatch):
     def broken(*args, **kwargs):
         est, loaded = real(*args, **kwargs)
 
-        def boom(*a, **k):
-            raise RuntimeError("client went away mid-frame")
+        class Boom:  # the estimator, called directly or by the live tracker (detect, then the network)
+            def __call__(self, *a, **k):
+                raise RuntimeError("client went away mid-frame")
 
-        return boom, loaded
+            detect = __call__
+
+        return Boom(), loaded
 
     monkeypatch.setattr(state.MODELS, "estimator", broken)
     with pytest.raises(RuntimeError):

@@ -43,3 +43,12 @@ def test_boxes_from_keypoints():
     boxes = boxes_from_keypoints(kpts, fallback, enlarge=1.2)
     assert np.allclose(boxes[0], [90, -30, 210, 330])
     assert np.allclose(boxes[1], fallback[1])
+
+
+def test_known_ids_continue_their_tracks_whatever_the_overlap():
+    tracker = IoUTracker()
+    a, b = np.array([0, 0, 50, 100.0]), np.array([60, 0, 110, 100.0])
+    tracker.update(np.stack([a, b]))
+    moved = np.stack([a + [30, 0, 30, 0], b + [200, 0, 200, 0]])  # a now overlaps b's old place more than its own
+    assert tracker.update(moved, known=np.array([1, 0])).tolist() == [1, 3]
+    assert tracker.update(moved, known=np.array([7, 0])).tolist() == [1, 3]  # an ended id: matched by IoU
