@@ -520,8 +520,8 @@ def _scaled_result(run: Run):
 
 HEATMAPS_NOTE = (
     "**What this shows.** For each of the 17 keypoints the network outputs a heatmap over the person's crop (1/4 of "
-    "its size); the keypoint is placed at the heatmap's peak, refined by a quarter cell towards the higher "
-    "neighbour, and its score is the peak's height. With the flip test the heatmaps are averaged with those of the "
+    "its size); the keypoint is placed at the heatmap's peak, refined to a fraction of a cell by the shape of the "
+    "blurred peak (DARK), and its score is the peak's height. With the flip test the heatmaps are averaged with those of the "
     "mirrored crop. A sharp single peak is a confident keypoint; a flat or double-peaked map is a guess.")
 
 ATTENTION_NOTE = (

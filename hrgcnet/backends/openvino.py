@@ -54,8 +54,8 @@ def inference_precision(precision: str) -> str:
     """OpenVINO's precision hint for the estimator's ``precision``: ``auto`` and ``fp32`` are f32, ``bf16`` is bf16.
 
     ``auto`` is f32 because bf16 fails the accuracy guard with the committed weights (measured on an AMX Xeon,
-    dev.json crops, against torch fp32: 94% of keypoints within 1 input pixel, 98% within 2, AP within 0.005;
-    f32: 100% within 1 px); bf16 is about 3x faster where the CPU has it natively (docs/inference-speed.md).
+    dev.json crops, against torch fp32, DARK decoding: 98.3-98.8% of keypoints within 1 input pixel where 99% are
+    asked, 98.9-99.1% within 2, AP within 0.005; f32: 100% within 1 px); bf16 is about 3x faster where the CPU has it natively (docs/inference-speed.md).
     """
     if precision == "auto":
         return "f32"

@@ -37,27 +37,21 @@ def refine_keypoints_dark(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kern
     """
     keypoints = np.array(keypoints, dtype=np.float64, copy=True)
     n, k, h, w = heatmaps.shape
-    hm = np.empty((n, k, h, w), dtype=np.float64)
-    for i in range(n):
-        for j in range(k):
-            orig_max = heatmaps[i, j].max()
-            # Zero padding outside the map, as DARK's reference gaussian_blur (cv2's default reflection
-            # invents mass beyond the border and pulls peaks near it by up to a pixel).
-            blurred = cv2.GaussianBlur(heatmaps[i, j].astype(np.float64), (blur_kernel_size, blur_kernel_size), 0,
-                                       borderType=cv2.BORDER_CONSTANT)
-            bmax = blurred.max()
-            hm[i, j] = blurred * (orig_max / bmax) if bmax > 0 else blurred
-    hm = np.log(np.clip(hm, 1e-10, 50.0))
+    # Zero padding outside the map, as DARK's reference gaussian_blur (cv2's default reflection invents mass
+    # beyond the border and pulls peaks near it by up to a pixel): the blur as two banded matrices, every map at once.
+    orig = heatmaps.astype(np.float64)
+    blurred = _blur_matrix(h, blur_kernel_size) @ orig @ _blur_matrix(w, blur_kernel_size).T
+    bmax = blurred.max(axis=(2, 3))
+    scale = np.where(bmax > 0, orig.max(axis=(2, 3)) / np.where(bmax > 0, bmax, 1.0), 1.0)  # keeps each maximum
     px = keypoints[..., 0].astype(np.int64)
     py = keypoints[..., 1].astype(np.int64)
     inside = (px > 1) & (px < w - 2) & (py > 1) & (py < h - 2)
     ni, ki = np.nonzero(inside)
     x, y = px[ni, ki], py[ni, ki]
-    m = hm[ni, ki]
-    idx = np.arange(len(ni))
+    s = scale[ni, ki]
 
-    def at(dy: int, dx: int) -> np.ndarray:
-        return m[idx, y + dy, x + dx]
+    def at(dy: int, dx: int) -> np.ndarray:  # the log of the rescaled blurred map, at the peak's neighbours only
+        return np.log(np.clip(blurred[ni, ki, y + dy, x + dx] * s, 1e-10, 50.0))
 
     c = at(0, 0)
     gx = 0.5 * (at(0, 1) - at(0, -1))
@@ -76,3 +70,12 @@ def refine_keypoints_dark(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kern
     keypoints[ni, ki, 0] += off_x
     keypoints[ni, ki, 1] += off_y
     return keypoints
+
+
+def _blur_matrix(size: int, kernel_size: int) -> np.ndarray:
+    """``(size, size)`` matrix of a 1-D Gaussian blur (cv2's kernel for ``kernel_size``, sigma from the size) with
+    zeros outside the signal: ``M @ v`` equals ``cv2.GaussianBlur`` with ``BORDER_CONSTANT`` along that axis."""
+    g = cv2.getGaussianKernel(kernel_size, 0, ktype=cv2.CV_64F)[:, 0]
+    r = kernel_size // 2
+    offsets = np.arange(size)[None, :] - np.arange(size)[:, None]  # column minus row
+    return np.where(np.abs(offsets) <= r, g[np.clip(offsets + r, 0, kernel_size - 1)], 0.0)

@@ -46,7 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "nanodet, ssd or full")
     p.add_argument("--no-flip", action="store_true", help="no flip test")
     p.add_argument("--input-size", default=None, help="crop size HxW (default: from the weights, else 256x192)")
-    p.add_argument("--refine", default="quarter", choices=("quarter", "dark", "none"), help="sub-pixel decoding")
+    p.add_argument("--refine", default="dark", choices=("dark", "quarter", "none"),
+                   help="sub-pixel decoding (default dark; quarter is the official HRNet rule)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--backend", default=None, choices=("auto", "torch", "openvino"),
                    help="where the network runs: auto (default: OpenVINO on a CPU, exported once per model and input "

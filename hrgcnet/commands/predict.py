@@ -46,8 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--yolo-weights", default=None, help="YOLO weights for --detector yolo (default yolo11n.pt)")
     p.add_argument("--no-flip", action="store_true", help="disable the flip test (about 2x faster)")
     p.add_argument("--input-size", default=None, help="HxW crop size, e.g. 256x192 (default: from the weights)")
-    p.add_argument("--refine", default="quarter", choices=("quarter", "dark", "none"),
-                   help="sub-pixel decoding (default quarter, the official rule)")
+    p.add_argument("--refine", default="dark", choices=("dark", "quarter", "none"),
+                   help="sub-pixel decoding (default dark; quarter is the official HRNet rule)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--backend", default=None, choices=("auto", "torch", "openvino"),
                    help="where the network runs: auto (default: OpenVINO on a CPU, exported once per model and input "

@@ -121,15 +121,16 @@ def dev_predictions(cache, shared_data):
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("model", MODELS)
 def test_openvino_keypoints_agree_with_torch_fp32_on_real_crops(dev_predictions, model):
-    """The default (fp32) meets the guard; bf16 does not with these weights (measured: 94% within 1 px, 98%
-    within 2 px), which is why ``auto`` is fp32; bf16 is held to what was measured."""
+    """The default (fp32) meets the guard; bf16 does not with these weights (measured with the default DARK
+    decoding: 98.3% / 98.8% within 1 px, 98.9% / 99.1% within 2 px for hrgcnet-w32 / hrnet-w32; 94% within 1 px
+    with the quarter rule), which is why ``auto`` is fp32; bf16 is held to what was measured."""
     _, out = dev_predictions
     ref = out[model, "torch"][0]
     assert len(ref) == 204
     distance = {b: np.linalg.norm(out[model, b][0][..., :2] - ref[..., :2], axis=-1)  # input pixels
                 for b in ("openvino", "openvino bf16")}
     assert (distance["openvino"] <= 1).mean() >= 0.99, f"{model}: {(distance['openvino'] <= 1).mean():.4f}"
-    assert (distance["openvino bf16"] <= 2).mean() >= 0.95
+    assert (distance["openvino bf16"] <= 1).mean() >= 0.97 and (distance["openvino bf16"] <= 2).mean() >= 0.98
 
 
 @pytest.mark.parametrize("model", MODELS)
