@@ -57,10 +57,11 @@ def main() -> None:
     parser.add_argument("--warmup-frames", type=int, default=15,
                         help="processed frames before the readings start (the first use exports and compiles)")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of readings per size")
+    parser.add_argument("--warmup-timeout", type=float, default=300.0, help="seconds allowed for the warm-up")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
 
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
 
     from app import streaming
     from app.ui import build_demo, launch
@@ -88,8 +89,14 @@ def main() -> None:
             webcam = page.locator("#live-input")
             webcam.get_by_text("Click to Access Webcam").click()
             webcam.locator("button:visible", has_text="Record").click()
-            page.wait_for_function(f"(document.querySelector('#live-status')?.innerText.match(/(\\d+) processed/)"
-                                   f" || [0, 0])[1] >= {args.warmup_frames}", timeout=300_000)
+            try:
+                page.wait_for_function(f"(document.querySelector('#live-status')?.innerText.match(/(\\d+) processed,/)"
+                                       f" || [0, 0])[1] >= {args.warmup_frames}", timeout=args.warmup_timeout * 1000)
+            except PlaywrightTimeout:
+                shot = Path(tempfile.gettempdir()) / f"bench_live_{size}.png"
+                page.screenshot(path=str(shot))
+                sys.exit(f"{size}: fewer than {args.warmup_frames} frames processed in {args.warmup_timeout:.0f} s; "
+                         f"status: {page.inner_text('#live-status')!r}; page: {shot}")
             readings, status = [], ""
             end = time.monotonic() + args.seconds
             while time.monotonic() < end:

@@ -122,7 +122,7 @@ def _start_live_stream(browser, url: str):
 
 
 def _processed_frames(page) -> int:
-    match = re.search(r"(\d+) processed", page.inner_text("#live-status"))
+    match = re.search(r"(\d+) processed,", page.inner_text("#live-status"))
     return int(match.group(1)) if match else 0
 
 
@@ -163,12 +163,12 @@ def test_live_webcam_disconnect_frees_the_stream(monkeypatch):
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + FAKE_WEBCAM_ARGS)
             try:
                 first, page = _start_live_stream(browser, url)
-                page.wait_for_function("/([3-9]|\\d{2,}) processed/.test(document.querySelector('#live-status')"
+                page.wait_for_function("/\\b([3-9]|\\d{2,}) processed,/.test(document.querySelector('#live-status')"
                                        ".innerText)", timeout=120_000)
                 first.close()  # disconnect mid-stream
 
                 second, page = _start_live_stream(browser, url)
-                page.wait_for_function("/([3-9]|\\d{2,}) processed/.test(document.querySelector('#live-status')"
+                page.wait_for_function("/\\b([3-9]|\\d{2,}) processed,/.test(document.querySelector('#live-status')"
                                        ".innerText)", timeout=60_000)
                 assert _processed_frames(page) >= 3
                 second.close()
