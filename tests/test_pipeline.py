@@ -303,3 +303,18 @@ def test_time_limit_stops_between_batches():
         est(image, boxes=boxes, time_limit_s=1e-9)
     with pytest.raises(UsageError, match="positive"):
         est(image, boxes=boxes, time_limit_s=0)
+
+
+def test_wrapping_a_shared_network_does_not_move_it_again(est, monkeypatch):
+    """The apps wrap one shared network in a new estimator per request (``from_model``): a network already on the
+    device and in channels-last memory is taken as it is (``Module.to`` walks every submodule: 40 ms a call here),
+    and one that is not is still moved."""
+    calls = []
+    apply = torch.nn.Module._apply
+    monkeypatch.setattr(torch.nn.Module, "_apply", lambda self, *a, **k: calls.append(self) or apply(self, *a, **k))
+    for channels_last in (False, True):
+        wrapped = PoseEstimator.from_model(est.model, input_hw=INPUT_HW, channels_last=channels_last)
+        assert wrapped.model is est.model
+    assert not calls
+    fresh = PoseEstimator.from_model(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)), channels_last=True)
+    assert calls and fresh.model[0].weight.is_contiguous(memory_format=torch.channels_last)
