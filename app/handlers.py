@@ -1,8 +1,8 @@
 """The functions the app's events call: convert UI inputs -> call the hrgcnet library -> return outputs.
 
 No model logic lives here: detection, cropping, the network, decoding, drawing, comparison and
-attributions are library calls (:mod:`hrgcnet.pipeline`, :mod:`hrgcnet.viz`, :mod:`hrgcnet.evaluation.compare`,
-:mod:`hrgcnet.attribution`). Every handler is wrapped by :func:`user_errors`, which turns library
+attributions are library calls (:mod:`hrgcnet.pipeline`, :mod:`hrgcnet.visualization.drawing`, :mod:`hrgcnet.evaluation.compare`,
+:mod:`hrgcnet.analysis.attribution`). Every handler is wrapped by :func:`user_errors`, which turns library
 errors (and anything unexpected) into a ``gr.Error`` message: the UI never shows a traceback.
 
 Handlers that run a network (``predict``, ``compare``, ``attribution``, the live webcam) store their
@@ -30,9 +30,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from hrgcnet import viz
-from hrgcnet.attribution import METHODS as ATTRIBUTION_METHODS
-from hrgcnet.attribution import attribute_keypoint
+from hrgcnet.visualization import drawing as viz
+from hrgcnet.analysis.attribution import METHODS as ATTRIBUTION_METHODS
+from hrgcnet.analysis.attribution import attribute_keypoint
 from hrgcnet.detectors import image_id_from_file_name
 from hrgcnet.errors import HRGCNetError, UsageError
 from hrgcnet.evaluation.compare import compare_keypoints
@@ -220,8 +220,8 @@ def _timings(run: Run) -> str:
 
 
 def legend_html() -> str:
-    """The colour legend of the overlays (:data:`hrgcnet.viz.COLOR_LEGEND`), one swatch per meaning."""
-    from hrgcnet.viz import COLOR_LEGEND
+    """The colour legend of the overlays (:data:`hrgcnet.visualization.drawing.COLOR_LEGEND`), one swatch per meaning."""
+    from hrgcnet.visualization.drawing import COLOR_LEGEND
 
     items = "".join(f'<span style="margin-right:1em"><span style="color:rgb{rgb};text-shadow:0 0 1px #000">'
                     f"&#9679;</span> {meaning}</span>" for meaning, rgb in COLOR_LEGEND)

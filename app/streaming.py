@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from hrgcnet import viz
+from hrgcnet.visualization import drawing as viz
 from hrgcnet.io import load_image
 from hrgcnet.models import get_spec
 from hrgcnet.video import OneEuroParams, PoseTracker

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from hrgcnet.attribution import METHODS as ATTRIBUTION_METHODS
+from hrgcnet.analysis.attribution import METHODS as ATTRIBUTION_METHODS
 from hrgcnet.structures import KEYPOINT_NAMES
 
 from . import handlers, state, streaming, video

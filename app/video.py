@@ -21,7 +21,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from hrgcnet import viz
+from hrgcnet.visualization import drawing as viz
 from hrgcnet.errors import UsageError
 from hrgcnet.models import get_spec
 from hrgcnet.video import FrameResult, OneEuroParams, PoseTracker, VideoWriter, probe, read_frames

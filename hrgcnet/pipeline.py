@@ -30,8 +30,8 @@ from .codecs import MSRAHeatmap
 from .detectors import DEFAULT_DETECTOR, Detections, Detector, create_detector, valid_boxes
 from .errors import TimeLimitError, UsageError
 from .evaluation.nms import OKS_NMS_THRESHOLD, areas_from_scale, oks_nms, rescore_instances
-from .flip import flip_test as run_flip_test
-from .geometry import box_xyxy_to_center_scale, heatmap_to_image_coords, warp_crop
+from .models.tta import flip_test as run_flip_test
+from .structures.bbox import box_xyxy_to_center_scale, heatmap_to_image_coords, warp_crop
 from .io import ImageSource, load_image_with_notes
 from .structures import IMAGENET_MEAN, IMAGENET_STD, NUM_KEYPOINTS
 

@@ -1,4 +1,4 @@
-"""hrgcnet.attribution: captum attributions of one keypoint's heatmap peak, bounded in time."""
+"""hrgcnet.analysis.attribution: captum attributions of one keypoint's heatmap peak, bounded in time."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from hrgcnet import attribution
-from hrgcnet.attribution import attribute_keypoint, crop_to_tensor, person_crop
+from hrgcnet.analysis import attribution
+from hrgcnet.analysis.attribution import attribute_keypoint, crop_to_tensor, person_crop
 from hrgcnet.errors import UsageError
 from hrgcnet.models import create_model
 from hrgcnet.pipeline import PoseEstimator

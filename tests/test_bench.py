@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hrgcnet.bench import (BASELINE, BenchResult, StepOptions, TrainStep, bench_loader, bench_synthetic, conv_floor,
+from hrgcnet.engine.bench import (BASELINE, BenchResult, StepOptions, TrainStep, bench_loader, bench_synthetic, conv_floor,
                            loader_config, machine_info, synthetic_batch)
 from hrgcnet.cli import main
 from hrgcnet.config import TrainConfig
@@ -170,7 +170,7 @@ def test_cli_errors(capsys, argv, message):
 
 
 def test_compile_model_points_the_kernel_cache_to_a_lasting_folder(tmp_path, monkeypatch):
-    from hrgcnet.bench import compile_cache_dir, compile_model
+    from hrgcnet.engine.bench import compile_cache_dir, compile_model
 
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
     monkeypatch.setenv("HRGCNET_CACHE", str(tmp_path / "cache"))
@@ -184,7 +184,7 @@ def test_compile_model_points_the_kernel_cache_to_a_lasting_folder(tmp_path, mon
 
 
 def test_profile_step_shares_add_up():
-    from hrgcnet.bench import profile_step
+    from hrgcnet.engine.bench import profile_step
 
     prof = profile_step("hrgcnet-w32", (64, 32), batch=2, options=StepOptions("bf16", True), warmup=1, steps=1)
     assert sum(c["percent"] for c in prof["categories"]) == pytest.approx(100.0)

@@ -361,7 +361,7 @@ def test_ground_truth_through_crops_and_codec_scores_near_one(coco_val, input_hw
     import torch
 
     from hrgcnet.codecs import MSRAHeatmap
-    from hrgcnet.geometry import get_affine_transform, transform_points
+    from hrgcnet.structures.bbox import get_affine_transform, transform_points
     from hrgcnet.pipeline import PoseEstimator
 
     ann, _ = coco_val

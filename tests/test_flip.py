@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hrgcnet.codecs import get_heatmap_maximum
-from hrgcnet.flip import flip_back, flip_test, merge_flip_heatmaps, shift_heatmaps
+from hrgcnet.models.tta import flip_back, flip_test, merge_flip_heatmaps, shift_heatmaps
 from hrgcnet.structures import FLIP_INDICES, KEYPOINT_NAMES
 
 

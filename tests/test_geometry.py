@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hrgcnet.geometry import (box_xyxy_to_center_scale, center_scale_to_box_xyxy, get_affine_transform,
+from hrgcnet.structures.bbox import (box_xyxy_to_center_scale, center_scale_to_box_xyxy, get_affine_transform,
                               heatmap_to_image_coords, transform_points, warp_crop)
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hrgcnet.losses import JointsMSELoss
+from hrgcnet.models.losses import JointsMSELoss
 
 
 def official_joints_mse(output, target, target_weight):

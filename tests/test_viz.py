@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hrgcnet.geometry import box_xyxy_to_center_scale
+from hrgcnet.structures.bbox import box_xyxy_to_center_scale
 from hrgcnet.pipeline import PoseResult
 from hrgcnet.structures import SKELETON
-from hrgcnet.viz import (KEYPOINT_COLORS, LIMB_COLORS, attention_overlay, colorize, draw_keypoints, draw_poses,
+from hrgcnet.visualization.drawing import (KEYPOINT_COLORS, LIMB_COLORS, attention_overlay, colorize, draw_keypoints, draw_poses,
                          heatmap_grid, heatmap_overlay, heatmaps_on_image)
 
 
@@ -82,7 +82,7 @@ def test_labels_stay_inside_the_image(box):
 
 
 def test_enlarge_by_a_whole_factor_keeps_pixels_sharp():
-    from hrgcnet.viz import enlarge
+    from hrgcnet.visualization.drawing import enlarge
 
     crop = np.arange(128 * 96 * 3, dtype=np.uint8).reshape(128, 96, 3)
     big = enlarge(crop)

@@ -156,7 +156,7 @@ def bench_infer(models: Sequence[str], input_sizes: Sequence[tuple[int, int]], b
                 progress: Callable[[str], None] | None = None) -> dict:
     """The measurements of the module docstring as one JSON-ready dict: ``machine``, ``rows`` (network),
     ``frames``, ``ratios``."""
-    from ..bench import machine_info
+    from ..engine.bench import machine_info
     from ..detectors import DEFAULT_DETECTOR, create_detector
     from ..models.profile import count_macs
 

@@ -4,7 +4,7 @@ Note:
     K: number of keypoints; N: number of crops.
     ``input_hw`` is the crop size (H, W); ``heatmap_hw`` the heatmap size (h, w), normally 1/4.
     Encoding takes keypoints in crop pixels, decoding returns keypoints in heatmap pixels
-    (map them to the image with :func:`hrgcnet.geometry.heatmap_to_image_coords`).
+    (map them to the image with :func:`hrgcnet.structures.bbox.heatmap_to_image_coords`).
 """
 
 from __future__ import annotations

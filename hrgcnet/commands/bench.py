@@ -68,7 +68,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import (BASELINE, StepOptions, bench_loader, bench_synthetic, conv_floor, machine_info,
+    from ..engine.bench import (BASELINE, StepOptions, bench_loader, bench_synthetic, conv_floor, machine_info,
                          profile_step)
     from ..config import parse_input_size
     from ..models.registry import get_spec

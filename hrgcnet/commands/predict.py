@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..detectors import image_id_from_file_name
     from ..io import load_image_with_notes
-    from ..viz import draw_poses
+    from ..visualization.drawing import draw_poses
 
     est = _estimator(args)
     out = sys.stderr if args.json_out == "-" else sys.stdout

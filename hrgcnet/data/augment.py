@@ -4,7 +4,7 @@ All randomness comes from a ``numpy.random.Generator`` passed in, so a sample's 
 on its seed (not on worker processes or the order of loading).
 
 Shapes: ``keypoints (K, 2)`` x, y pixels; ``weights (K,)``; ``center, scale (2,)`` (scale in units of
-``PIXEL_STD``, see :mod:`hrgcnet.geometry`).
+``PIXEL_STD``, see :mod:`hrgcnet.structures.bbox`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..codecs import MSRAHeatmap
-from ..geometry import box_xyxy_to_center_scale, get_affine_transform, transform_points, warp_crop
+from ..structures.bbox import box_xyxy_to_center_scale, get_affine_transform, transform_points, warp_crop
 from ..structures import IMAGENET_MEAN, IMAGENET_STD
 from .augment import AugmentConfig, flip_keypoints, half_body_center_scale, sample_scale_rotation
 from .coco import PersonRecord

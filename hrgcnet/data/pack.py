@@ -8,7 +8,7 @@ JPEG-encoded. Every coordinate field of the annotation is mapped into the crop a
 so the :class:`hrgcnet.data.coco.DataSpec` rules (``lr_swap``, teacher face keypoints, ``stretched``) apply to
 the packed file unchanged.
 
-The region is the padded person box (:func:`hrgcnet.geometry.box_xyxy_to_center_scale`) times the largest
+The region is the padded person box (:func:`hrgcnet.structures.bbox.box_xyxy_to_center_scale`) times the largest
 scale augmentation ``1 + scale_factor``, enlarged to hold that box rotated by up to ``rotation_max``. Beyond it
 the packed image is black, as the original is beyond its border; a half-body crop reaching outside it (rare)
 sees black there too.
@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import DatasetError
-from ..geometry import box_xyxy_to_center_scale
+from ..structures.bbox import box_xyxy_to_center_scale
 from ..structures import PIXEL_STD
 from .augment import AugmentConfig
 from .coco import DataSpec, load_coco_json, load_records

@@ -37,7 +37,7 @@ from ..config import TrainConfig, save_config
 from ..data import AugmentConfig, ImageCache, MixedSampler, build_mixed_dataset, normalize_images
 from ..errors import UsageError
 from ..jsonfile import atomic_path
-from ..losses import JointsMSELoss
+from ..models.losses import JointsMSELoss
 from .distributed import DistInfo, all_reduce_mean, any_rank, barrier, init_distributed, unwrap, wrap_model
 from .ema import ModelEma
 

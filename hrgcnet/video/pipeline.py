@@ -153,7 +153,7 @@ def annotate_video(tracker: PoseTracker, source: str | os.PathLike, output: str 
     Raises:
         VideoError: unreadable input or unwritable output (a partial output file is removed).
     """
-    from ..viz import draw_poses
+    from ..visualization.drawing import draw_poses
     from .io import VideoWriter, probe
 
     info = probe(source)

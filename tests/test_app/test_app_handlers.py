@@ -16,7 +16,7 @@ import torch
 
 from app import handlers, state
 from app.state import Run, Session
-from hrgcnet import viz
+from hrgcnet.visualization import drawing as viz
 from hrgcnet.errors import ImageError, UsageError
 from hrgcnet.models.weights import save_weights
 from hrgcnet.pipeline import PoseResult
@@ -138,7 +138,7 @@ def test_person_choices_name_both_scores():
 
 
 def test_the_legend_shows_the_drawing_colours():
-    from hrgcnet.viz import COLOR_LEGEND, KEYPOINT_COLORS, LIMB_COLORS
+    from hrgcnet.visualization.drawing import COLOR_LEGEND, KEYPOINT_COLORS, LIMB_COLORS
 
     html = handlers.legend_html()
     for meaning, rgb in COLOR_LEGEND:

@@ -5,7 +5,7 @@ import torch
 from hrgcnet.codecs import MSRAHeatmap
 from hrgcnet.data import (AugmentConfig, DataSpec, ImageCache, KeypointDataset, build_mixed_dataset,
                           load_records, normalize_images)
-from hrgcnet.geometry import get_affine_transform, transform_points
+from hrgcnet.structures.bbox import get_affine_transform, transform_points
 from hrgcnet.structures import FLIP_INDICES, IMAGENET_MEAN, IMAGENET_STD
 
 

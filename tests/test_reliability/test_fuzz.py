@@ -14,7 +14,7 @@ from PIL import Image
 
 from hrgcnet.codecs import MSRAHeatmap
 from hrgcnet.errors import ImageError, UsageError
-from hrgcnet.geometry import get_affine_transform, transform_points
+from hrgcnet.structures.bbox import get_affine_transform, transform_points
 from hrgcnet.io import load_image
 
 FAST = settings(max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

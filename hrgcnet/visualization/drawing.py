@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from .geometry import get_affine_transform
-from .structures import KEYPOINT_NAMES, SKELETON
+from ..structures.bbox import get_affine_transform
+from ..structures import KEYPOINT_NAMES, SKELETON
 
 if TYPE_CHECKING:
-    from .pipeline import PoseResult
+    from ..pipeline import PoseResult
 
 _LEFT = ((0, 114, 255), (0, 160, 255), (60, 200, 255))    # blues: the person's left side
 _RIGHT = ((255, 90, 0), (255, 140, 0), (255, 190, 60))    # oranges: the person's right side

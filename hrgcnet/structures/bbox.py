@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .structures import BOX_PADDING, PIXEL_STD
+from . import BOX_PADDING, PIXEL_STD
 
 
 def box_xyxy_to_center_scale(boxes: np.ndarray, input_hw: tuple[int, int],

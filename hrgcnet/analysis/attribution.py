@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import UsageError
-from .geometry import box_xyxy_to_center_scale, warp_crop
-from .structures import IMAGENET_MEAN, IMAGENET_STD, KEYPOINT_NAMES
+from ..errors import UsageError
+from ..structures.bbox import box_xyxy_to_center_scale, warp_crop
+from ..structures import IMAGENET_MEAN, IMAGENET_STD, KEYPOINT_NAMES
 
 METHODS = ("integrated_gradients", "saliency")
 #: ``magnitude`` is scaled by this percentile of ``sum_c |attribution|`` (the top 1% saturate at 1).

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from .structures import FLIP_INDICES
+from ..structures import FLIP_INDICES
 
 
 def flip_back(heatmaps: torch.Tensor, flip_indices: Sequence[int] = FLIP_INDICES) -> torch.Tensor:

@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import UsageError
+from ..errors import UsageError
 
 #: Precisions and their autocast dtype (None: plain fp32).
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
@@ -159,7 +159,7 @@ class BenchResult:
 def compile_cache_dir() -> Path:
     """Where :func:`compile_model` keeps compiled kernels: ``$TORCHINDUCTOR_CACHE_DIR`` if set, else
     ``$HRGCNET_CACHE/inductor`` (default ``~/.cache/hrgcnet/inductor``)."""
-    from .models.download import cache_dir
+    from ..models.download import cache_dir
 
     return Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR") or cache_dir() / "inductor")
 
@@ -190,8 +190,8 @@ class TrainStep:
     """
 
     def __init__(self, model: nn.Module, options: StepOptions, lr: float = 1e-3) -> None:
-        from .losses import JointsMSELoss
-        from .engine.train import make_optimizer
+        from ..models.losses import JointsMSELoss
+        from .train import make_optimizer
 
         self.options = options
         self.model = model.train()
@@ -202,7 +202,7 @@ class TrainStep:
         self.criterion = JointsMSELoss(use_target_weight=True)
 
     def __call__(self, batch: dict) -> torch.Tensor:
-        from .data import normalize_images
+        from ..data import normalize_images
 
         images = batch["image"]
         if self.options.channels_last:
@@ -294,7 +294,7 @@ def _timed_windows(step: Callable[[], float], batch: int, warmup: int, windows: 
 def bench_synthetic(model: str, input_hw: tuple[int, int], batch: int = 32, options: StepOptions = StepOptions(),
                     warmup: int = 2, windows: int = 5, steps: int = 2, progress: Progress | None = None) -> BenchResult:
     """Model-only training throughput: :class:`TrainStep` of ``model`` on one synthetic batch."""
-    from .models import create_model
+    from ..models import create_model
 
     _check_counts(warmup, windows, steps)
     _check_input(input_hw, batch)
@@ -325,7 +325,7 @@ def loader_config(model: str, input_hw: tuple[int, int], batch: int, options: St
     come from the arguments; the device is the CPU; ``samples`` sets the epoch length so that one epoch covers the
     measurement.
     """
-    from .config import TrainConfig, apply_overrides, load_config
+    from ..config import TrainConfig, apply_overrides, load_config
 
     base = config if isinstance(config, TrainConfig) else load_config(config)
     amp = "'off'" if options.amp_dtype is None else "bf16"  # quoted: YAML reads a bare off as false
@@ -349,8 +349,8 @@ def bench_loader(model: str, input_hw: tuple[int, int], batch: int = 32, options
 
     ``data_samples`` samples are first loaded in this process, one thread, to measure the CPU cost of one sample.
     """
-    from .engine.distributed import DistInfo
-    from .engine.train import Trainer
+    from .distributed import DistInfo
+    from .train import Trainer
 
     _check_counts(warmup, windows, steps)
     _check_input(input_hw, batch)
@@ -426,7 +426,7 @@ def profile_step(model: str, input_hw: tuple[int, int], batch: int = 32, options
     """
     from torch.profiler import ProfilerActivity, profile
 
-    from .models import create_model
+    from ..models import create_model
 
     _check_counts(warmup, 1, steps)
     _check_input(input_hw, batch)
@@ -470,7 +470,7 @@ def conv_floor(model: str, input_hw: tuple[int, int], batch: int = 32, options: 
     """
     import torch.nn.functional as F
 
-    from .models import create_model
+    from ..models import create_model
 
     _check_input(input_hw, batch)
     net = create_model(model)

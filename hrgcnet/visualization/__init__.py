@@ -1,0 +1,2 @@
+"""Drawing for the CLI and the apps: skeletons, heatmaps and GC attention maps as images
+(:mod:`hrgcnet.visualization.drawing`)."""
