@@ -212,11 +212,9 @@ def _downloads(run: Run, overlay: np.ndarray, box_thr: float) -> tuple[str, str]
 
 def _timings(run: Run) -> str:
     t = run.result.timings
-    attention = " (GC attention maps from one more torch pass)" if run.backend != "torch" and \
-        run.result.attention else ""
     return (f"**Timings** ({run.model}, {run.input_size}, flip test {'on' if run.flip_test else 'off'}, "
             f"detector {run.detector}, network on {run.backend}): detector {t.get('detect_ms', 0):.0f} ms · pose "
-            f"{t.get('pose_ms', 0):.0f} ms{attention} · decode {t.get('decode_ms', 0):.0f} ms")
+            f"{t.get('pose_ms', 0):.0f} ms · decode {t.get('decode_ms', 0):.0f} ms")
 
 
 def legend_html() -> str:

@@ -358,7 +358,7 @@ class Run:
         source: the input file it came from (to check that a comparison uses the same image).
         image_id: COCO image id written into the JSON results.
         load_notes: notes from reading the image (e.g. EXIF rotation), shown with the result's notes.
-        backend: where the network ran (``torch``, ``openvino``; GC attention always comes from torch).
+        backend: where the network ran (``torch``, ``openvino``; OpenVINO also gives the GC attention maps).
         settings: the controls it ran with, ``(model, input size, detector choice, flip test)``, to tell when
             the controls have changed since (the result on screen is then stale).
     """

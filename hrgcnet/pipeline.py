@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -432,19 +433,28 @@ class PoseEstimator:
         with self._autocast():
             return self.model(x).float()
 
+    def _fast_forward_keeping_attention(self, x: torch.Tensor, maps: dict, n: int) -> torch.Tensor:
+        """Heatmaps of ``x`` from the fast network, its α outputs of the first ``n`` crops (the plain ones of a flip
+        batch) stored in ``maps``."""
+        heatmaps, *alphas = self.fast_network.infer(x)
+        maps.update((name, torch.from_numpy(alpha[:n])) for name, alpha in zip(self.fast_network.attention_names,
+                                                                                 alphas))
+        return torch.from_numpy(heatmaps)
+
     def heatmaps_of_crops(self, crops: np.ndarray, return_attention: bool = False, deadline: Deadline | None = None
                           ) -> tuple[torch.Tensor, dict[str, np.ndarray] | None]:
         """Network heatmaps ``(N, K, h, w)`` float32 for uint8 RGB crops ``(N, H, W, 3)``, in batches.
 
         With ``return_attention``, also every GC block's attention ``{name: (N, h_b, w_b)}`` (for the
-        plain, unflipped crops; with a fast backend, one extra pass of the torch network over the plain crops gives
-        them, the heatmaps still come from the fast path). ``deadline`` is checked before each batch
-        (:class:`TimeLimitError`).
+        plain, unflipped crops; a fast network gives them from the same forward as the heatmaps when it outputs
+        them, else one extra pass of the torch network over the plain crops does). ``deadline`` is checked before
+        each batch (:class:`TimeLimitError`).
         """
         from .models import capture_gc_attention
 
         n = crops.shape[0]
         forward = self._forward if self.fast_network is None else self.fast_network
+        fast_attention = return_attention and bool(getattr(self.fast_network, "attention_names", None))
         outputs: list[torch.Tensor] = []
         attention: dict[str, list[np.ndarray]] = {}
         with torch.inference_mode():
@@ -455,11 +465,15 @@ class PoseEstimator:
                 x = (x.permute(0, 3, 1, 2).float() - self._mean) / self._std  # (B, 3, H, W)
                 if self.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
-                capture = capture_gc_attention(self.model) if return_attention else contextlib.nullcontext({})
+                capture = (capture_gc_attention(self.model) if return_attention and not fast_attention
+                           else contextlib.nullcontext({}))
                 with capture as maps:
-                    if return_attention and self.fast_network is not None:
+                    step = forward
+                    if fast_attention:
+                        step = functools.partial(self._fast_forward_keeping_attention, maps=maps, n=x.shape[0])
+                    elif return_attention and self.fast_network is not None:
                         self._forward(x)  # the torch network's pass of the plain crops, for its GC attention only
-                    out = run_flip_test(forward, x) if self.flip_test else forward(x)
+                    out = run_flip_test(step, x) if self.flip_test else step(x)
                 for name, alpha in maps.items():
                     attention.setdefault(name, []).append(alpha[: x.shape[0]].float().cpu().numpy())
                 outputs.append(out.float())

@@ -26,6 +26,7 @@ from ..structures import IMAGENET_MEAN, IMAGENET_STD
 
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "crops", "heatmaps"
+ATTENTION_PREFIX = "alpha."
 
 
 def export_metadata(model_name: str, input_hw: tuple[int, int], weights_meta: Mapping | None = None) -> dict[str, str]:
@@ -52,10 +53,35 @@ def network_digest(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
+class WithAttention(nn.Module):
+    """A GC network that also returns every GC block's attention: ``(heatmaps, α_1, ..., α_n)``, each α
+    ``(B, h_b, w_b)`` (sums to 1 over the block's positions), in :func:`~hrgcnet.models.gc_blocks` order. Exported,
+    the α outputs are named ``alpha.<block name>`` (:func:`attention_output_names`), so that a compiled network
+    gives the app's attention maps from the same forward as the heatmaps."""
+
+    def __init__(self, net: nn.Module) -> None:
+        from ..models import gc_blocks
+
+        super().__init__()
+        self.net = net
+        self.block_names = list(gc_blocks(net))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        from ..models import capture_gc_attention
+
+        with capture_gc_attention(self.net) as maps:
+            heatmaps = self.net(x)
+        return (heatmaps, *(maps[name] for name in self.block_names))
+
+
+def attention_output_names(block_names: list[str]) -> list[str]:
+    return [f"{ATTENTION_PREFIX}{name}" for name in block_names]
+
+
 def export_onnx(model: nn.Module, path: str | Path, input_hw: tuple[int, int],
                 metadata: Mapping[str, str] | None = None, channels: int = 3) -> Path:
     """Write ``model`` (a CPU fp32 copy in eval mode; the model itself is left as it is) as ONNX to ``path``
-    (atomically); returns ``path``.
+    (atomically); returns ``path``. A :class:`WithAttention` network gets its α outputs named as well.
 
     Raises:
         UsageError: the ``onnx`` package is missing.
@@ -68,14 +94,15 @@ def export_onnx(model: nn.Module, path: str | Path, input_hw: tuple[int, int],
     path.parent.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(model).to("cpu", torch.float32, memory_format=torch.contiguous_format).eval()
     example = torch.zeros(1, channels, *input_hw)
+    outputs = [OUTPUT_NAME] + attention_output_names(getattr(model, "block_names", []))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with warnings.catch_warnings():  # the legacy exporter's deprecation and tracer warnings
             warnings.simplefilter("ignore")
             torch.onnx.export(model, (example,), str(tmp),
                               dynamo=False, opset_version=OPSET, do_constant_folding=True,
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                              dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+                              input_names=[INPUT_NAME], output_names=outputs,
+                              dynamic_axes={name: {0: "batch"} for name in [INPUT_NAME, *outputs]})
         proto = onnx.load(str(tmp))
         for key, value in (metadata or {}).items():
             proto.metadata_props.add(key=key, value=str(value))

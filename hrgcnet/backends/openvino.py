@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
-from .export import export_metadata, export_openvino, network_digest
+from .export import ATTENTION_PREFIX, WithAttention, export_metadata, export_openvino, network_digest
 
 
 def cache_dir() -> Path:
@@ -30,9 +30,11 @@ def cache_dir() -> Path:
 
 
 def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
-              weights_meta: dict | None = None, metadata: dict | None = None) -> tuple[Path, float | None]:
+              weights_meta: dict | None = None, metadata: dict | None = None, attention: bool = False
+              ) -> tuple[Path, float | None]:
     """The cached IR of ``model`` at ``input_hw``, exported first when missing; ``metadata`` replaces the pose
-    network's (:func:`~hrgcnet.backends.export.export_metadata`) for other networks.
+    network's (:func:`~hrgcnet.backends.export.export_metadata`) for other networks. With ``attention``, the IR
+    also outputs every GC block's α (:class:`~hrgcnet.backends.export.WithAttention`).
 
     Returns:
         ``(xml path, seconds the export took)``; None seconds when it was in the cache.
@@ -40,12 +42,13 @@ def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
     import openvino as ov
 
     version = ov.get_version().split("-")[0]
-    name = f"{model_name}-{network_digest(model)}-{input_hw[0]}x{input_hw[1]}-ov{version}.xml"
+    kind = "-attn" if attention else ""
+    name = f"{model_name}-{network_digest(model)}-{input_hw[0]}x{input_hw[1]}{kind}-ov{version}.xml"
     path = cache_dir() / name
     if path.is_file() and path.with_suffix(".bin").is_file():
         return path, None
     t0 = time.perf_counter()
-    export_openvino(model, path, input_hw,
+    export_openvino(WithAttention(model) if attention else model, path, input_hw,
                     metadata if metadata is not None else export_metadata(model_name, input_hw, weights_meta))
     return path, time.perf_counter() - t0
 
@@ -92,18 +95,21 @@ class OpenVINONetwork:
         self.precision = inference_precision(precision)
         self.threads = int(threads or torch.get_num_threads())
         self.compiled = _compile(str(xml), self.precision, self.threads)
+        #: the GC blocks whose α the network outputs after its heatmaps (:func:`cached_ir` with ``attention``)
+        self.attention_names = [name[len(ATTENTION_PREFIX):] for out in self.compiled.outputs[1:]
+                                for name in out.get_names() if name.startswith(ATTENTION_PREFIX)]
         self._request = self.compiled.create_infer_request()
         self._lock = threading.Lock()  # one infer request: calls from several threads take turns
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.infer(x)[0])
+        return torch.from_numpy(self.infer(x, first=1)[0])
 
-    def infer(self, x: torch.Tensor) -> list[np.ndarray]:
-        """Every output of the network for the input ``x``, as float32 arrays (copies)."""
+    def infer(self, x: torch.Tensor, first: int | None = None) -> list[np.ndarray]:
+        """Every output of the network for the input ``x`` (the ``first`` ones only), as float32 arrays (copies)."""
         data = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
         with self._lock:
             outputs = self._request.infer({0: data})
-            return [np.array(outputs[i], dtype=np.float32, copy=True) for i in range(len(outputs))]
+            return [np.array(outputs[i], dtype=np.float32, copy=True) for i in range(first or len(outputs))]
 
     def __repr__(self) -> str:
         return f"OpenVINONetwork(precision={self.precision!r}, threads={self.threads})"
@@ -112,8 +118,11 @@ class OpenVINONetwork:
 def compile_network(model: nn.Module, model_name: str, input_hw: tuple[int, int], precision: str = "auto",
                     weights_meta: dict | None = None) -> tuple[OpenVINONetwork, str]:
     """``model`` at ``input_hw`` as an :class:`OpenVINONetwork` (exported into the cache on first use), and a note
-    on where it came from (exported now and how long it took, or read from the cache)."""
-    xml, seconds = cached_ir(model, model_name, input_hw, weights_meta)
+    on where it came from (exported now and how long it took, or read from the cache). A network with GC blocks
+    also outputs their α (``attention_names``), so that attention maps need no second, torch, pass."""
+    from ..models import gc_blocks
+
+    xml, seconds = cached_ir(model, model_name, input_hw, weights_meta, attention=bool(gc_blocks(model)))
     net = OpenVINONetwork(xml, precision)
     h, w = input_hw
     how = (f"exported on first use in {seconds:.0f} s, cached in {xml.parent}" if seconds is not None

@@ -74,10 +74,30 @@ def test_the_cache_exports_once(cache):
     again = PoseEstimator("hrnet-w32", backend="openvino", detector="full")
     assert "read from the cache" in again.backend_note
     assert "backend='openvino'" in repr(again)
-    # attention needs the torch network's hooks: such a call runs torch, whatever the backend
-    res = PoseEstimator("hrgcnet-w32", backend="openvino", detector="full")(
-        np.full((160, 120, 3), 128, np.uint8), return_attention=True)
-    assert len(res.attention) == 36
+
+
+def test_the_compiled_network_gives_the_gc_attention_of_the_torch_network(cache, monkeypatch):
+    """A GC network is compiled with every block's α as outputs: attention maps come from the same forward as the
+    heatmaps (no torch pass), equal to the torch network's; a network without them falls back to a torch pass."""
+    from hrgcnet.io import load_image
+    from hrgcnet.pipeline import PoseEstimator
+
+    image = load_image("assets/three_people.jpg")
+    boxes = np.array([[10, 20, 200, 400], [150, 30, 400, 420], [300, 10, 520, 400.0]])
+    fast = PoseEstimator("hrgcnet-w32", backend="openvino", detector="full")
+    ref = PoseEstimator("hrgcnet-w32", backend="torch", precision="fp32", detector="full")(
+        image, boxes=boxes, return_attention=True)
+    assert len(fast.fast_network.attention_names) == 36
+    torch_passes = []
+    forward = fast._forward
+    monkeypatch.setattr(fast, "_forward", lambda x: torch_passes.append(x) or forward(x))
+    res = fast(image, boxes=boxes, return_attention=True)
+    assert not torch_passes and set(res.attention) == set(ref.attention)
+    for name, alpha in res.attention.items():
+        assert alpha.shape == ref.attention[name].shape and np.abs(alpha - ref.attention[name]).max() < 1e-5, name
+    assert np.abs(res.keypoints - ref.keypoints).max() < 1e-2
+    monkeypatch.setattr(fast.fast_network, "attention_names", [])  # e.g. an IR exported without them
+    assert len(fast(image, boxes=boxes, return_attention=True).attention) == 36 and len(torch_passes) == 1
 
 
 @pytest.fixture(scope="module")
