@@ -64,7 +64,7 @@ class WithAttention(nn.Module):
 
         super().__init__()
         self.net = net
-        self.block_names = list(gc_blocks(net))
+        self.block_names = list(getattr(net, "block_names", None) or gc_blocks(net))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         from ..models import capture_gc_attention
@@ -72,6 +72,28 @@ class WithAttention(nn.Module):
         with capture_gc_attention(self.net) as maps:
             heatmaps = self.net(x)
         return (heatmaps, *(maps[name] for name in self.block_names))
+
+
+class NetworkPart(nn.Module):
+    """One part of a pose network, for an export in two precisions: ``"stage1"`` (the stem and stage 1: crops ->
+    stage-1 features ``(B, C_1, H/4, W/4)``) or ``"stages"`` (stages 2-4 and the final layer: those features ->
+    heatmaps); ``block_names`` are the GC blocks the part runs."""
+
+    PARTS = ("stage1", "stages")
+
+    def __init__(self, net: nn.Module, part: str) -> None:
+        from ..models import gc_blocks
+
+        if part not in self.PARTS:
+            raise UsageError(f"part must be one of {self.PARTS}, got {part!r}")
+        super().__init__()
+        self.net = net
+        self.part = part
+        in_stage1 = set(gc_blocks(nn.ModuleList(getattr(net, m) for m in net.STAGE1_MODULES)))
+        self.block_names = [name for name in gc_blocks(net) if (name in in_stage1) == (part == "stage1")]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_stage1(x) if self.part == "stage1" else self.net.forward_stages(x)
 
 
 def attention_output_names(block_names: list[str]) -> list[str]:

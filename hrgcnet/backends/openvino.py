@@ -2,7 +2,8 @@
 
 The network is exported once per (network state, input size, OpenVINO version) as OpenVINO IR into
 ``$HRGCNET_CACHE/openvino`` (default ``~/.cache/hrgcnet/openvino``; :func:`cached_ir`) and compiled with
-``INFERENCE_PRECISION_HINT`` f32 by default, bf16 on request (:func:`inference_precision` says why). A later
+``INFERENCE_PRECISION_HINT`` f32, bf16, or both: stage 1 in f32 and the rest in bf16, the default where the CPU has
+native bf16 (:func:`inference_precision` says why; :class:`MixedNetwork`). A later
 estimator of the same network reads the cached IR instead of exporting again (tens of seconds), and OpenVINO's
 own cache of compiled blobs (``cache_dir()/compiled``) makes its compilation about 2 s (1.9 s measured here,
 beside training; 10-13 s without it).
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
-from .export import ATTENTION_PREFIX, WithAttention, export_metadata, export_openvino, network_digest
+from .export import ATTENTION_PREFIX, NetworkPart, WithAttention, export_metadata, export_openvino, network_digest
 
 
 def cache_dir() -> Path:
@@ -30,11 +31,12 @@ def cache_dir() -> Path:
 
 
 def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
-              weights_meta: dict | None = None, metadata: dict | None = None, attention: bool = False
-              ) -> tuple[Path, float | None]:
+              weights_meta: dict | None = None, metadata: dict | None = None, attention: bool = False,
+              part: str | None = None) -> tuple[Path, float | None]:
     """The cached IR of ``model`` at ``input_hw``, exported first when missing; ``metadata`` replaces the pose
     network's (:func:`~hrgcnet.backends.export.export_metadata`) for other networks. With ``attention``, the IR
-    also outputs every GC block's α (:class:`~hrgcnet.backends.export.WithAttention`).
+    also outputs every GC block's α (:class:`~hrgcnet.backends.export.WithAttention`); with ``part``, it is that
+    part of the network (:class:`~hrgcnet.backends.export.NetworkPart`).
 
     Returns:
         ``(xml path, seconds the export took)``; None seconds when it was in the cache.
@@ -42,29 +44,44 @@ def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
     import openvino as ov
 
     version = ov.get_version().split("-")[0]
-    kind = "-attn" if attention else ""
+    kind = ("-attn" if attention else "") + (f"-{part}" if part else "")
     name = f"{model_name}-{network_digest(model)}-{input_hw[0]}x{input_hw[1]}{kind}-ov{version}.xml"
     path = cache_dir() / name
     if path.is_file() and path.with_suffix(".bin").is_file():
         return path, None
     t0 = time.perf_counter()
-    export_openvino(WithAttention(model) if attention else model, path, input_hw,
-                    metadata if metadata is not None else export_metadata(model_name, input_hw, weights_meta))
+    net, shape = model, (input_hw, 3)
+    if part is not None:
+        net = NetworkPart(model, part)
+        if part == "stages":  # its input: stage 1's output
+            with torch.inference_mode():
+                features = model.forward_stage1(torch.zeros(1, 3, *input_hw, device=next(model.parameters()).device))
+            shape = (tuple(features.shape[2:]), features.shape[1])
+    meta = dict(metadata if metadata is not None else export_metadata(model_name, input_hw, weights_meta))
+    if part is not None:
+        meta["part"] = part
+    export_openvino(WithAttention(net) if attention else net, path, shape[0], meta, channels=shape[1])
     return path, time.perf_counter() - t0
 
 
-def inference_precision(precision: str) -> str:
-    """OpenVINO's precision hint for the estimator's ``precision``: ``auto`` and ``fp32`` are f32, ``bf16`` is bf16.
+def inference_precision(precision: str, network: bool = True) -> str:
+    """OpenVINO's precision for the estimator's ``precision``: ``fp32`` -> ``f32``, ``bf16`` -> ``bf16``, ``auto``
+    -> ``mixed`` (stage 1 in f32, stages 2-4 in bf16: :class:`MixedNetwork`) where the CPU has native bf16, else
+    ``f32``; for a single graph (``network=False``, e.g. the detector) ``auto`` is ``bf16`` or ``f32`` the same way.
 
-    ``auto`` is f32 because bf16 fails the accuracy guard with the committed weights (measured on an AMX Xeon,
-    dev.json crops, against torch fp32, DARK decoding: 98.3-98.8% of keypoints within 1 input pixel where 99% are
-    asked, 98.9-99.1% within 2, AP within 0.005; f32: 100% within 1 px); bf16 is about 3x faster where the CPU has it natively (docs/inference-speed.md).
+    Why not bf16 throughout: against torch fp32 on the dev.json crops (AMX Xeon, DARK decoding) it puts 98.3-98.8%
+    of the keypoints within 1 input pixel where the accuracy guard asks 99%; the misses start in stage 1 (with the
+    stem and stage 1 in f32: 99.08-99.11% with the committed weights, 99.3-99.4% with the campaign's at step
+    10,752), at about bf16's speed (docs/inference-speed.md). f32: 100%.
     """
+    from ..pipeline import cpu_supports_bf16
+
     if precision == "auto":
-        return "f32"
-    if precision in ("fp32", "bf16"):
-        return {"fp32": "f32", "bf16": "bf16"}[precision]
-    raise UsageError(f"the openvino backend runs fp32 or bf16, not {precision!r}")
+        return ("mixed" if network else "bf16") if cpu_supports_bf16() else "f32"
+    hints = {"fp32": "f32", "bf16": "bf16"}
+    if precision not in hints:
+        raise UsageError(f"the openvino backend runs auto, fp32 or bf16, not {precision!r}")
+    return hints[precision]
 
 
 @functools.lru_cache(maxsize=8)
@@ -85,14 +102,14 @@ class OpenVINONetwork:
 
     Args:
         xml: OpenVINO IR of the network (:func:`cached_ir` or ``hrgcnet export --format openvino``).
-        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` (see :func:`inference_precision`).
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` for the whole graph (see :func:`inference_precision`).
         threads: CPU threads for inference (default: torch's intra-op threads).
     """
 
     name = "openvino"
 
     def __init__(self, xml: str | Path, precision: str = "auto", threads: int | None = None) -> None:
-        self.precision = inference_precision(precision)
+        self.precision = inference_precision(precision, network=False)
         self.threads = int(threads or torch.get_num_threads())
         self.compiled = _compile(str(xml), self.precision, self.threads)
         #: the GC blocks whose α the network outputs after its heatmaps (:func:`cached_ir` with ``attention``)
@@ -115,16 +132,57 @@ class OpenVINONetwork:
         return f"OpenVINONetwork(precision={self.precision!r}, threads={self.threads})"
 
 
+class MixedNetwork:
+    """The pose network in two compiled graphs, stage 1 (and the stem) in f32 and stages 2-4 in bf16, the features
+    passed between them; the calls and outputs of :class:`OpenVINONetwork` (heatmaps, then every GC block's α).
+
+    Args:
+        stage1_xml, stages_xml: the IRs of the two parts (:class:`~hrgcnet.backends.export.NetworkPart`).
+        threads: CPU threads for inference (default: torch's intra-op threads).
+    """
+
+    name = "openvino"
+    precision = "mixed"
+
+    def __init__(self, stage1_xml: str | Path, stages_xml: str | Path, threads: int | None = None) -> None:
+        self.stage1 = OpenVINONetwork(stage1_xml, "fp32", threads)
+        self.stages = OpenVINONetwork(stages_xml, "bf16", threads)
+        self.threads = self.stage1.threads
+        self.attention_names = self.stage1.attention_names + self.stages.attention_names
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.infer(x, first=1)[0])
+
+    def infer(self, x: torch.Tensor, first: int | None = None) -> list[np.ndarray]:
+        """Heatmaps, then the α of stage 1's GC blocks and of the later ones (the ``first`` outputs only)."""
+        only_main = 1 if first == 1 else None
+        features, *alpha_1 = self.stage1.infer(x, first=only_main)
+        heatmaps, *alpha_2 = self.stages.infer(torch.from_numpy(features), first=only_main)
+        return [heatmaps, *alpha_1, *alpha_2][:first]
+
+    def __repr__(self) -> str:
+        return f"MixedNetwork(stage 1 f32, stages 2-4 bf16, threads={self.threads})"
+
+
 def compile_network(model: nn.Module, model_name: str, input_hw: tuple[int, int], precision: str = "auto",
-                    weights_meta: dict | None = None) -> tuple[OpenVINONetwork, str]:
-    """``model`` at ``input_hw`` as an :class:`OpenVINONetwork` (exported into the cache on first use), and a note
-    on where it came from (exported now and how long it took, or read from the cache). A network with GC blocks
-    also outputs their α (``attention_names``), so that attention maps need no second, torch, pass."""
+                    weights_meta: dict | None = None) -> tuple[OpenVINONetwork | MixedNetwork, str]:
+    """``model`` at ``input_hw`` compiled for ``precision`` (:func:`inference_precision`; ``mixed``: a
+    :class:`MixedNetwork`), exported into the cache on first use, and a note on where it came from (exported now
+    and how long it took, or read from the cache). A network with GC blocks also outputs their α
+    (``attention_names``), so that attention maps need no second, torch, pass."""
     from ..models import gc_blocks
 
-    xml, seconds = cached_ir(model, model_name, input_hw, weights_meta, attention=bool(gc_blocks(model)))
-    net = OpenVINONetwork(xml, precision)
+    attention = bool(gc_blocks(model))
+    if inference_precision(precision) == "mixed":
+        (xml, first), (xml_2, second) = (cached_ir(model, model_name, input_hw, weights_meta, attention=attention,
+                                                   part=part) for part in NetworkPart.PARTS)
+        net, label = MixedNetwork(xml, xml_2), "bf16, stage 1 in f32"
+        seconds = None if first is None and second is None else (first or 0) + (second or 0)
+    else:
+        xml, seconds = cached_ir(model, model_name, input_hw, weights_meta, attention=attention)
+        net = OpenVINONetwork(xml, precision)
+        label = net.precision
     h, w = input_hw
     how = (f"exported on first use in {seconds:.0f} s, cached in {xml.parent}" if seconds is not None
            else f"read from the cache {xml.parent}")
-    return net, f"openvino ({net.precision}): {model_name} {h}x{w} {how}"
+    return net, f"openvino ({label}): {model_name} {h}x{w} {how}"
