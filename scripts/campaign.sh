@@ -36,8 +36,8 @@ case "${1:-}" in
   --compare)
     # Both models' weights at the last step both validated, int8 as they would be committed, against the
     # committed files on dev.json (paired bootstrap over images) and on val.json, with the library's default
-    # decoding (REFINE=quarter for the paper's rule; the runs' own validation uses quarter).
-    REFINE=${REFINE:-dark}
+    # decoding (REFINE=quarter for the paper's rule; the runs' own validation uses quarter), in fp32 (PRECISION=).
+    REFINE=${REFINE:-dark} PRECISION=${PRECISION:-fp32}
     step=$(for m in "${MODELS[@]}"; do ls "$CAMPAIGN/$m" | sed -n 's/^val_step0*\([0-9][0-9]*\)\.safetensors$/\1/p'; done \
            | sort -n | uniq -c | awk -v n=${#MODELS[@]} '$1 == n {s = $2} END {print s}')
     [ -n "$step" ] || { echo "no step validated by every model yet" >&2; exit 2; }
@@ -50,12 +50,13 @@ case "${1:-}" in
         --model "$m" --dtype int8 --out "$new" >/dev/null
       for split in dev val; do
         ann=../shared/data/coco/$split.json
-        base="$CAMPAIGN/compare/committed-$(git hash-object "hrgcnet/weights/$m.safetensors" | cut -c1-12)-$m-$split-$REFINE.json"
-        [ -f "$base" ] || "$PY" -m hrgcnet eval --ann "$ann" --model "$m" --boxes gt --refine "$REFINE" --out "$base" \
-          --no-progress >/dev/null
+        how="$REFINE-$PRECISION"
+        base="$CAMPAIGN/compare/committed-$(git hash-object "hrgcnet/weights/$m.safetensors" | cut -c1-12)-$m-$split-$how.json"
+        [ -f "$base" ] || "$PY" -m hrgcnet eval --ann "$ann" --model "$m" --boxes gt --refine "$REFINE" \
+          --precision "$PRECISION" --out "$base" --no-progress >/dev/null
         echo "== $m, $split.json: campaign step $step (int8) vs committed"
         "$PY" -m hrgcnet eval --ann "$ann" --model "$m" --weights "$new" --boxes gt --refine "$REFINE" \
-          --out "$out/$m-$split-$REFINE.json" --compare "$base" --no-progress | grep -E "^AP |difference|interval|better" || true
+          --precision "$PRECISION" --out "$out/$m-$split-$how.json" --compare "$base" --no-progress | grep -E "^AP |difference|interval|better" || true
       done
     done
     exit 0 ;;
