@@ -72,7 +72,7 @@ def inference_precision(precision: str, network: bool = True) -> str:
     Why not bf16 throughout: against torch fp32 on the dev.json crops (AMX Xeon, DARK decoding) it puts 98.3-98.8%
     of the keypoints within 1 input pixel where the accuracy guard asks 99%; the misses start in stage 1 (with the
     stem and stage 1 in f32: 99.08-99.11% with the committed weights, 99.3-99.4% with the campaign's at step
-    10,752), at about bf16's speed (docs/inference-speed.md). f32: 100%.
+    10,752), in 1.2-1.8x the time of bf16 throughout at batch 2 (docs/inference-speed.md). f32: 100%.
     """
     from ..pipeline import cpu_supports_bf16
 
