@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .backends import cpu_supports_bf16
 from .codecs import MSRAHeatmap
 from .detectors import DEFAULT_DETECTOR, Detections, Detector, create_detector, valid_boxes
 from .errors import TimeLimitError, UsageError
@@ -110,30 +111,6 @@ class PoseResult:
                 row["track_id"] = int(self.track_ids[n])
             out.append(row)
         return out
-
-
-def cpu_supports_bf16(cpuinfo: str | None = None) -> bool:
-    """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX-BF16).
-
-    Uses ``torch.backends.mkldnn.is_bf16_supported`` where torch has it, else the flags of
-    ``/proc/cpuinfo`` (or of the ``cpuinfo`` text given).
-    """
-    check = getattr(torch.backends.mkldnn, "is_bf16_supported", None)
-    if cpuinfo is None and check is not None:
-        try:
-            return bool(check())
-        except (RuntimeError, TypeError):
-            pass
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
-    flags: set[str] = set()
-    for line in cpuinfo.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def select_device(device: str | torch.device | None) -> torch.device:

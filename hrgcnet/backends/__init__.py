@@ -1,10 +1,10 @@
 """Inference backends: where the pose network's forward pass runs.
 
 ``torch``: the network itself, eager, with the estimator's autocast precision. ``openvino``: an OpenVINO model
-compiled from the network's ONNX export (BatchNorm folded into the convolutions, dynamic batch), in fp32 (bf16 on
-request: faster, less exact); exported once per network and input size into a cache
-(:mod:`hrgcnet.backends.openvino`). Heatmaps come from either; GC attention maps and attributions need the
-torch network's hooks, so a call that asks for attention runs torch.
+compiled from the network's ONNX export (BatchNorm folded into the convolutions, dynamic batch): on a CPU with
+native bf16 (:func:`cpu_supports_bf16`) stage 1 in fp32 and the rest in bf16, else fp32 (either precision on
+request); exported once per network and input size into a cache (:mod:`hrgcnet.backends.openvino`). Heatmaps and
+GC attention maps come from either; attributions need the torch network's gradients.
 
 ``auto`` picks, per :func:`resolve_backend`: torch on CUDA and for untrained (random) networks, OpenVINO on a
 CPU where it is installed, else torch.
@@ -13,12 +13,37 @@ CPU where it is installed, else torch.
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import torch
 
 from ..errors import UsageError
 
 BACKENDS: tuple[str, ...] = ("auto", "torch", "openvino")
+
+
+def cpu_supports_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX-BF16).
+
+    Uses ``torch.backends.mkldnn.is_bf16_supported`` where torch has it, else the flags of
+    ``/proc/cpuinfo`` (or of the ``cpuinfo`` text given).
+    """
+    check = getattr(torch.backends.mkldnn, "is_bf16_supported", None)
+    if cpuinfo is None and check is not None:
+        try:
+            return bool(check())
+        except (RuntimeError, TypeError):
+            pass
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def openvino_available() -> bool:

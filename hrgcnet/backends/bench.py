@@ -50,8 +50,7 @@ def _median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> float:
 
 
 def available_configs() -> list[str]:
-    from ..pipeline import cpu_supports_bf16
-    from . import openvino_available
+    from . import cpu_supports_bf16, openvino_available
 
     out = ["torch fp32"]
     if cpu_supports_bf16():

@@ -74,7 +74,7 @@ def inference_precision(precision: str, network: bool = True) -> str:
     stem and stage 1 in f32: 99.08-99.11% with the committed weights, 99.3-99.4% with the campaign's at step
     10,752), in 1.2-1.8x the time of bf16 throughout at batch 2 (docs/inference-speed.md). f32: 100%.
     """
-    from ..pipeline import cpu_supports_bf16
+    from . import cpu_supports_bf16
 
     if precision == "auto":
         return ("mixed" if network else "bf16") if cpu_supports_bf16() else "f32"

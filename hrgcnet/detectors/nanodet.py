@@ -238,7 +238,7 @@ class NanoDetDetector:
         self.backend = resolve_backend(backend or os.environ.get("HRGCNET_BACKEND") or "auto",
                                        torch.device(self.device))
         if precision == "auto":
-            from ..pipeline import cpu_supports_bf16
+            from ..backends import cpu_supports_bf16
 
             precision = "bf16" if cpu_supports_bf16() else "fp32"
         self.precision = precision

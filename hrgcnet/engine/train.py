@@ -61,7 +61,7 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
         return torch.bfloat16
     if amp == "fp16":
         raise UsageError("amp=fp16 needs CUDA; use bf16 or off on CPU")
-    from ..pipeline import cpu_supports_bf16
+    from ..backends import cpu_supports_bf16
 
     if amp == "bf16" or cpu_supports_bf16():
         return torch.bfloat16
