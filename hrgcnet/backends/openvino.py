@@ -70,9 +70,10 @@ def inference_precision(precision: str, network: bool = True) -> str:
     ``f32``; for a single graph (``network=False``, e.g. the detector) ``auto`` is ``bf16`` or ``f32`` the same way.
 
     Why not bf16 throughout: against torch fp32 on the dev.json crops (AMX Xeon, DARK decoding) it puts 98.3-98.8%
-    of the keypoints within 1 input pixel where the accuracy guard asks 99%; the misses start in stage 1 (with the
-    stem and stage 1 in f32: 99.08-99.11% with the committed weights, 99.3-99.4% with the campaign's at step
-    10,752), in 1.2-1.8x the time of bf16 throughout at batch 2 (docs/inference-speed.md). f32: 100%.
+    of the keypoints within 1 input pixel (the 2026-12-01 weights) where the accuracy guard asks 99%; the misses
+    start in stage 1 (with the stem and stage 1 in f32: 99.02% / 99.34% for hrnet-w32 / hrgcnet-w32 with the
+    committed weights, 99.08-99.11% with the 2026-12-01 ones), in 1.2-1.8x the time of bf16 throughout at batch 2
+    (docs/inference-speed.md). f32: 100%.
     """
     from . import cpu_supports_bf16
 
