@@ -47,7 +47,8 @@ class TrainConfig:
     ``val_keep_weights`` writes the validated weights of every validation next to ``best.safetensors``.
     Optimisation: Adam ``lr``; ``lr_schedule`` ``"multistep"`` (x ``lr_factor`` at the epochs in
     ``lr_steps``) or ``"cosine"`` (to ``lr * cosine_final_factor`` at the end); linear warm-up over
-    ``warmup_steps``; ``batch_size`` per process; ``ema_decay`` > 0 keeps an exponential moving average of the
+    ``warmup_steps``; ``anneal_epochs`` > 0 multiplies the rate of the schedule's last ``anneal_epochs`` epochs
+    by a cosine from 1 to ``cosine_final_factor`` (a constant rate annealed at its end); ``batch_size`` per process; ``ema_decay`` > 0 keeps an exponential moving average of the
     weights (:mod:`hrgcnet.engine.ema`), which validation and ``best.safetensors`` then use (with ``lr_steps: []``, a
     constant rate whose average can be exported at any step).
     Speed: ``amp`` ``"auto"`` (bf16 on CPUs with avx512_bf16/amx_bf16 and on CUDA with bf16, else fp16
@@ -83,6 +84,7 @@ class TrainConfig:
     lr_factor: float = 0.1
     cosine_final_factor: float = 0.01
     warmup_steps: int = 0
+    anneal_epochs: int = 0
     weight_decay: float = 0.0
     ema_decay: float = 0.0
     amp: str = "auto"
@@ -112,6 +114,8 @@ class TrainConfig:
             raise UsageError(f"amp must be 'auto', 'bf16', 'fp16' or 'off', got {self.amp!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UsageError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not 0 <= self.anneal_epochs <= self.epochs:
+            raise UsageError(f"anneal_epochs must be in [0, epochs = {self.epochs}], got {self.anneal_epochs}")
         if self.batch_size < 1 or self.epochs < 1 or self.workers < 0:
             raise UsageError("batch_size and epochs must be >= 1 and workers >= 0")
         if not self.train_data:

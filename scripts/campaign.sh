@@ -3,6 +3,9 @@
 # (hrgcnet/configs/campaign_128x96_cpu.yaml), side by side, one thread each, in the background under nice.
 #   bash scripts/campaign.sh MINUTES     start or resume both runs; they stop by themselves after MINUTES
 #                                        (with a checkpoint), e.g. the session's length minus 25 minutes
+#   END_EPOCH=E ANNEAL_EPOCHS=A bash scripts/campaign.sh MINUTES
+#                                        the same, but the runs anneal the rate (cosine to 1%) over epochs E-A..E
+#                                        and end at epoch E with a validation (both models at the same step)
 #   bash scripts/campaign.sh --stop      stop both now (each finishes its step and writes last.pt), then report
 #   bash scripts/campaign.sh --report    this stretch's row for the campaign log (docs/training/campaign.md;
 #                                        SINCE=2026-12-07T01:50 for a stretch stopped and resumed since then)
@@ -92,10 +95,14 @@ for model in "${MODELS[@]}"; do
           --init-from "hrgcnet/weights/$model.safetensors")
     starts+=("\"$model\": \"committed weights, seed $seed\"")
   fi
+  if [ -n "${END_EPOCH:-}" ]; then
+    args+=(--epochs "$END_EPOCH" --set "anneal_epochs=${ANNEAL_EPOCHS:?ANNEAL_EPOCHS goes with END_EPOCH}")
+  fi
   OMP_NUM_THREADS=1 nohup nice -n 5 "$PY" -m hrgcnet train "${args[@]}" --max-minutes "$MINUTES" --no-progress \
     >> "$run.out" 2>&1 &
   echo "$model: pid $! -> $run ($run.out)"
 done
-printf '{"event": "start", "time": "%s", "minutes": %s, "cpu": "%s", "flags": "%s", "cores": %s, %s}\n' \
-  "$(date -u +%FT%TZ)" "$MINUTES" "$cpu" "$flags" "$(nproc)" "$(IFS=,; echo "${starts[*]}")" \
+printf '{"event": "start", "time": "%s", "minutes": %s, "cpu": "%s", "flags": "%s", "cores": %s, "end_epoch": %s, "anneal_epochs": %s, %s}\n' \
+  "$(date -u +%FT%TZ)" "$MINUTES" "$cpu" "$flags" "$(nproc)" "${END_EPOCH:-null}" "${ANNEAL_EPOCHS:-null}" \
+  "$(IFS=,; echo "${starts[*]}")" \
   >> "$CAMPAIGN/stretches.jsonl"

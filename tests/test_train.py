@@ -82,6 +82,30 @@ def test_resume_with_other_epochs_replans_the_schedule(tiny_coco, tmp_path, caps
     assert "cannot resume with 1 epochs: the run is at step 3" in capsys.readouterr().err
 
 
+def test_resume_with_an_annealing_tail(tiny_coco, tmp_path, capsys):
+    """``--resume RUN --epochs N --set anneal_epochs=M``: a constant-rate run goes on at its rate, then anneals
+    over its last M epochs and ends at epoch N; an annealing tail that would start before the current step is
+    refused."""
+    ann, images = tiny_coco
+    run = tmp_path / "run"
+    cfg = _resume_config(images, ann, lr_steps=[], warmup_steps=0, cosine_final_factor=0.0, lr=1e-3,
+                         stop_after_steps=2)
+    train(cfg, run)  # 3 steps per epoch x 2 epochs at a constant 1e-3, stopped at step 2
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "4", "--set", "anneal_epochs=4", "--no-progress"]) == 2
+    assert "that starts at step 0, before the run's step 2" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--epochs", "4", "--set", "anneal_epochs=2", "--no-progress"]) == 0
+    log = read_log(run)
+    assert [(r["step"], r["epochs"], r["anneal_epochs"]) for r in log if r["event"] == "replan"] == [(2, 4, 2)]
+    lrs = {r["step"]: r["lr"] for r in log if r["event"] == "train"}
+    # the lr logged at step k is schedule(k - 1): constant through step 7 (schedule(6)), then a cosine over 6 steps
+    assert [lrs[k] for k in (3, 6, 7)] == pytest.approx([1e-3] * 3)
+    assert lrs[10] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 3 / 6)))
+    assert max(lrs) == 12 and all(lrs[k] >= lrs[k + 1] for k in range(1, 12))
+    config = load_config(run / "config.yaml")
+    assert (config.epochs, config.anneal_epochs) == (4, 2)
+
+
 def _resume_config(images: Path, ann: Path, **kw) -> TrainConfig:
     base = dict(model="hrgcnet-w32", input_size="64x64", train_data=[DataSpec(str(ann), str(images))],
                 samples_per_epoch=12, batch_size=4, epochs=2, workers=0, val_ann=None, log_every=1,
@@ -281,6 +305,11 @@ def test_lr_schedule():
     assert cos(0) == 1.0 and cos(100) == pytest.approx(0.01) and cos(50) == pytest.approx(0.505)
     assert all(cos(s) >= cos(s + 1) for s in range(100))
     assert math.isclose(cos(1), 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi / 100)))
+    # a constant rate annealed over its last 4 epochs (40 steps): flat up to step 60, then a cosine to 0.01
+    tail = LRSchedule("multistep", 10, 10, [], 0.1, final_factor=0.01, anneal_steps=40)
+    assert [tail(s) for s in (0, 59, 60)] == pytest.approx([1, 1, 1])
+    assert tail(80) == pytest.approx(0.505) and tail(100) == pytest.approx(0.01)
+    assert all(tail(s) >= tail(s + 1) for s in range(100))
 
 
 def test_autocast_dtype_choice():

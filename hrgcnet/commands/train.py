@@ -4,7 +4,8 @@ Single process: ``hrgcnet train --config hrgcnet_w32_128x96_cpu --max-minutes 60
 Several GPUs / nodes: ``torchrun --nproc_per_node=4 -m hrgcnet train --config hrgcnet_w32_256x192``.
 Continue a run: ``hrgcnet train --resume runs/NAME`` (same schedule; only run-control settings such as
 ``--max-minutes`` may change, and ``--epochs``, which re-plans the schedule's length from the current step on:
-for a run that will not end in the time there is, or that has time to go on).
+for a run that will not end in the time there is, or that has time to go on; ``--set anneal_epochs=N`` anneals
+the rate over the schedule's last N epochs, e.g. ``--epochs 66 --set anneal_epochs=18`` for a constant-rate run).
 """
 
 from __future__ import annotations
@@ -88,11 +89,12 @@ def resolve(args: argparse.Namespace):
             raise UsageError(f"cannot resume: {run_dir / 'config.yaml'} not found")
         if args.config:
             raise UsageError("--resume uses the run's own config.yaml; drop --config")
-        changed = sorted({parse_override(o)[0].split(".")[0] for o in overrides} - RESUME_SAFE_KEYS - {"epochs"})
+        replan = {"epochs", "anneal_epochs"}
+        changed = sorted({parse_override(o)[0].split(".")[0] for o in overrides} - RESUME_SAFE_KEYS - replan)
         if changed:
             raise UsageError(f"cannot change {', '.join(changed)} when resuming (it would change the schedule); "
                              f"allowed: {', '.join(sorted(RESUME_SAFE_KEYS))}, "
-                             "and epochs (re-plans the schedule's length)")
+                             "and epochs and anneal_epochs (re-plan the schedule's length and end)")
         # Stop conditions belong to one invocation: a resumed run goes to the end unless given again.
         config = apply_overrides(load_config(run_dir / "config.yaml"), ["max_minutes=null", "stop_after_steps=null"])
         return apply_overrides(config, overrides), run_dir, True

@@ -69,15 +69,18 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
 
 
 class LRSchedule:
-    """Learning-rate factor per optimiser step: linear warm-up times multi-step decay or cosine.
+    """Learning-rate factor per optimiser step: linear warm-up times multi-step decay or cosine, times an
+    optional annealing tail.
 
     ``milestones`` are epochs (like ``MultiStepLR``); the factor is ``gamma ** (number of milestones
-    passed)``. Cosine goes from 1 to ``final_factor`` over all steps. A plain object (no lambdas) so that
-    ``LambdaLR.state_dict`` stores it as data.
+    passed)``. Cosine goes from 1 to ``final_factor`` over all steps. ``anneal_steps`` > 0: over the last
+    ``anneal_steps`` steps of the schedule the factor is further multiplied by a cosine from 1 to ``final_factor``
+    (a constant rate that anneals at its end). A plain object (no lambdas) so that ``LambdaLR.state_dict`` stores
+    it as data.
     """
 
     def __init__(self, kind: str, steps_per_epoch: int, epochs: int, milestones: list[int], gamma: float,
-                 warmup_steps: int = 0, final_factor: float = 0.0) -> None:
+                 warmup_steps: int = 0, final_factor: float = 0.0, anneal_steps: int = 0) -> None:
         self.kind = kind
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = steps_per_epoch * epochs
@@ -85,13 +88,22 @@ class LRSchedule:
         self.gamma = gamma
         self.warmup_steps = warmup_steps
         self.final_factor = final_factor
+        self.anneal_steps = anneal_steps
+
+    def _cosine(self, progress: float) -> float:
+        progress = min(1.0, max(0.0, progress))
+        return self.final_factor + (1 - self.final_factor) * 0.5 * (1 + math.cos(math.pi * progress))
 
     def __call__(self, step: int) -> float:
         warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
         if self.kind == "cosine":
-            progress = min(1.0, step / max(1, self.total_steps))
-            return warm * (self.final_factor + (1 - self.final_factor) * 0.5 * (1 + math.cos(math.pi * progress)))
-        return warm * self.gamma ** sum(step >= m for m in self.milestone_steps)
+            factor = self._cosine(step / max(1, self.total_steps))
+        else:
+            factor = self.gamma ** sum(step >= m for m in self.milestone_steps)
+        anneal = getattr(self, "anneal_steps", 0)  # absent from checkpoints written before it existed
+        if anneal > 0:
+            factor *= self._cosine((step - (self.total_steps - anneal)) / anneal)
+        return warm * factor
 
 
 def make_optimizer(params, lr: float, weight_decay: float, device: torch.device) -> torch.optim.Adam:
@@ -300,7 +312,8 @@ class Trainer:
         self.criterion = JointsMSELoss(use_target_weight=True)
         self.optimizer = make_optimizer(self.model.parameters(), config.lr, config.weight_decay, self.device)
         self.schedule = LRSchedule(config.lr_schedule, self.steps_per_epoch, config.epochs, config.lr_steps,
-                                   config.lr_factor, config.warmup_steps, config.cosine_final_factor)
+                                   config.lr_factor, config.warmup_steps, config.cosine_final_factor,
+                                   config.anneal_epochs * self.steps_per_epoch)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
         self.amp_dtype = autocast_dtype(config.amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
@@ -310,25 +323,34 @@ class Trainer:
             self._replan()
 
     def _replan(self) -> None:
-        """A resumed run given another number of epochs than its checkpoint's schedule: the schedule runs over the
-        new length from the current step on (the learning rate moves to the new curve's value at this step), and
-        the run's config records it for later resumes."""
-        epochs = self.cfg.epochs
+        """A resumed run given another number of epochs or annealing epochs than its checkpoint's schedule: the
+        schedule runs over the new length from the current step on (the learning rate moves to the new curve's
+        value at this step), and the run's config records it for later resumes. An annealing tail must start at
+        or after the current step."""
+        epochs, anneal = self.cfg.epochs, self.cfg.anneal_epochs
         saved_epochs = self.schedule.total_steps // self.steps_per_epoch  # restored from the checkpoint
-        if epochs == saved_epochs:
+        saved_anneal = getattr(self.schedule, "anneal_steps", 0) // self.steps_per_epoch
+        if (epochs, anneal) == (saved_epochs, saved_anneal):
             return
         step = self.state.step
         if epochs * self.steps_per_epoch <= step:
             raise UsageError(f"cannot resume with {epochs} epochs: the run is at step {step} "
                              f"(epoch {self.state.epoch}), past the end of {epochs} x {self.steps_per_epoch} steps")
+        if anneal != saved_anneal and (epochs - anneal) * self.steps_per_epoch < step:
+            raise UsageError(f"cannot anneal over the last {anneal} of {epochs} epochs: that starts at step "
+                             f"{(epochs - anneal) * self.steps_per_epoch}, before the run's step {step}")
         self.schedule.total_steps = epochs * self.steps_per_epoch
+        self.schedule.anneal_steps = anneal * self.steps_per_epoch
         for group, base_lr in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
             group["lr"] = base_lr * self.schedule(self.scheduler.last_epoch)
         if self.info.is_main:
             save_config(self.cfg, self.run_dir / "config.yaml")
-        self.log.write("replan", step=step, epochs_before=saved_epochs, epochs=epochs)
+        self.log.write("replan", step=step, epochs_before=saved_epochs, epochs=epochs,
+                       anneal_epochs_before=saved_anneal, anneal_epochs=anneal)
+        tail = f", annealed over its last {anneal}" if anneal else ""
         self._print(f"schedule re-planned at step {step}: {saved_epochs} -> {epochs} epochs "
-                    f"({epochs * self.steps_per_epoch} steps), lr now {self.optimizer.param_groups[0]['lr']:.3g}")
+                    f"({epochs * self.steps_per_epoch} steps){tail}, lr now "
+                    f"{self.optimizer.param_groups[0]['lr']:.3g}")
 
     # ------------------------------------------------------------------------------------ checkpoint
 
