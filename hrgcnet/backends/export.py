@@ -76,10 +76,11 @@ class WithAttention(nn.Module):
 
 class NetworkPart(nn.Module):
     """One part of a pose network, for an export in two precisions: ``"stage1"`` (the stem and stage 1: crops ->
-    stage-1 features ``(B, C_1, H/4, W/4)``) or ``"stages"`` (stages 2-4 and the final layer: those features ->
-    heatmaps); ``block_names`` are the GC blocks the part runs."""
+    stage-1 features ``(B, C_1, H/4, W/4)``) or ``"branches"`` (stages 2-4: those features -> the
+    highest-resolution branch's ``(B, C, H/4, W/4)``, which the final layer, left out, turns into heatmaps);
+    ``block_names`` are the GC blocks the part runs."""
 
-    PARTS = ("stage1", "stages")
+    PARTS = ("stage1", "branches")
 
     def __init__(self, net: nn.Module, part: str) -> None:
         from ..models import gc_blocks
@@ -93,7 +94,7 @@ class NetworkPart(nn.Module):
         self.block_names = [name for name in gc_blocks(net) if (name in in_stage1) == (part == "stage1")]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.forward_stage1(x) if self.part == "stage1" else self.net.forward_stages(x)
+        return self.net.forward_stage1(x) if self.part == "stage1" else self.net.forward_branches(x)
 
 
 def attention_output_names(block_names: list[str]) -> list[str]:
@@ -116,7 +117,7 @@ def export_onnx(model: nn.Module, path: str | Path, input_hw: tuple[int, int],
     path.parent.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(model).to("cpu", torch.float32, memory_format=torch.contiguous_format).eval()
     example = torch.zeros(1, channels, *input_hw)
-    outputs = [OUTPUT_NAME] + attention_output_names(getattr(model, "block_names", []))
+    outputs = [OUTPUT_NAME] + (attention_output_names(model.block_names) if isinstance(model, WithAttention) else [])
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with warnings.catch_warnings():  # the legacy exporter's deprecation and tracer warnings

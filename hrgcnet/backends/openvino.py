@@ -2,15 +2,16 @@
 
 The network is exported once per (network state, input size, OpenVINO version) as OpenVINO IR into
 ``$HRGCNET_CACHE/openvino`` (default ``~/.cache/hrgcnet/openvino``; :func:`cached_ir`) and compiled with
-``INFERENCE_PRECISION_HINT`` f32, bf16, or both: stage 1 in f32 and the rest in bf16, the default where the CPU has
-native bf16 (:func:`inference_precision` says why; :class:`MixedNetwork`). A later
-estimator of the same network reads the cached IR instead of exporting again (tens of seconds), and OpenVINO's
+``INFERENCE_PRECISION_HINT`` f32, bf16, or both: stage 1 in f32 and stages 2-4 in bf16 (the final layer in torch
+fp32), the default where the CPU has native bf16 (:func:`inference_precision` says why; :class:`MixedNetwork`).
+A later estimator of the same network reads the cached IR instead of exporting again (tens of seconds), and OpenVINO's
 own cache of compiled blobs (``cache_dir()/compiled``) makes its compilation about 2 s (1.9 s measured here,
 beside training; 10-13 s without it).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 import time
@@ -53,7 +54,7 @@ def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
     net, shape = model, (input_hw, 3)
     if part is not None:
         net = NetworkPart(model, part)
-        if part == "stages":  # its input: stage 1's output
+        if part == "branches":  # its input: stage 1's output
             with torch.inference_mode():
                 features = model.forward_stage1(torch.zeros(1, 3, *input_hw, device=next(model.parameters()).device))
             shape = (tuple(features.shape[2:]), features.shape[1])
@@ -66,14 +67,15 @@ def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
 
 def inference_precision(precision: str, network: bool = True) -> str:
     """OpenVINO's precision for the estimator's ``precision``: ``fp32`` -> ``f32``, ``bf16`` -> ``bf16``, ``auto``
-    -> ``mixed`` (stage 1 in f32, stages 2-4 in bf16: :class:`MixedNetwork`) where the CPU has native bf16, else
-    ``f32``; for a single graph (``network=False``, e.g. the detector) ``auto`` is ``bf16`` or ``f32`` the same way.
+    -> ``mixed`` (stage 1 and the final layer in f32, stages 2-4 in bf16: :class:`MixedNetwork`) where the CPU has
+    native bf16, else ``f32``; for a single graph (``network=False``, e.g. the detector) ``auto`` is ``bf16`` or
+    ``f32`` the same way.
 
-    Why not bf16 throughout: against torch fp32 on the dev.json crops (AMX Xeon, DARK decoding) it puts 98.3-98.8%
-    of the keypoints within 1 input pixel (the 2026-12-01 weights) where the accuracy guard asks 99%; the misses
-    start in stage 1 (with the stem and stage 1 in f32: 99.02% / 99.34% for hrnet-w32 / hrgcnet-w32 with the
-    committed weights, 99.08-99.11% with the 2026-12-01 ones), in 1.2-1.8x the time of bf16 throughout at batch 2
-    (docs/inference-speed.md). f32: 100%.
+    Why not bf16 throughout: against torch fp32 on the dev.json crops (DARK decoding) it puts 97.6-98.8% of the
+    keypoints within 1 input pixel where the accuracy guard asks 99%. The misses come from stage 1 and from the
+    heatmaps' own rounding to bf16: with the stem, stage 1 and the final layer in f32, 99.39% / 99.51% (hrnet-w32 /
+    hrgcnet-w32, committed weights, AVX-512 EPYC; 98.96% / 99.19% with the final layer in bf16, 99.02% / 99.34%
+    on an AMX Xeon), in 1.2-1.8x the time of bf16 throughout at batch 2 (docs/inference-speed.md). f32: 100%.
     """
     from . import cpu_supports_bf16
 
@@ -134,22 +136,32 @@ class OpenVINONetwork:
 
 
 class MixedNetwork:
-    """The pose network in two compiled graphs, stage 1 (and the stem) in f32 and stages 2-4 in bf16, the features
-    passed between them; the calls and outputs of :class:`OpenVINONetwork` (heatmaps, then every GC block's α).
+    """The pose network in three pieces: the stem and stage 1 compiled in f32, stages 2-4 compiled in bf16, and the
+    final layer (a 1x1 convolution) in torch fp32, each piece's output the next one's input; the calls and outputs
+    of :class:`OpenVINONetwork` (heatmaps, then every GC block's α).
+
+    Why the final layer runs outside: compiled in bf16 it rounds the heatmaps to bf16 (8 significant bits), and
+    the decoding's sub-pixel step (DARK's derivatives of the log-heatmap) and the argmax turn that rounding into
+    keypoints that move: rounding torch fp32's dev.json heatmaps to bf16 alone moves 0.75% / 0.49% of the
+    keypoints more than 1 input pixel (hrnet-w32 / hrgcnet-w32), rounding the features the final layer reads
+    0.20% / 0.20% (docs/inference-speed.md). It costs a 32 -> 17 channel matrix product.
 
     Args:
-        stage1_xml, stages_xml: the IRs of the two parts (:class:`~hrgcnet.backends.export.NetworkPart`).
+        stage1_xml, branches_xml: the IRs of the two compiled parts (:class:`~hrgcnet.backends.export.NetworkPart`).
+        head: the final layer, run in fp32 on the CPU.
         threads: CPU threads for inference (default: torch's intra-op threads).
     """
 
     name = "openvino"
     precision = "mixed"
 
-    def __init__(self, stage1_xml: str | Path, stages_xml: str | Path, threads: int | None = None) -> None:
+    def __init__(self, stage1_xml: str | Path, branches_xml: str | Path, head: nn.Module,
+                 threads: int | None = None) -> None:
         self.stage1 = OpenVINONetwork(stage1_xml, "fp32", threads)
-        self.stages = OpenVINONetwork(stages_xml, "bf16", threads)
+        self.branches = OpenVINONetwork(branches_xml, "bf16", threads)
+        self.head = head.to("cpu", torch.float32).eval()
         self.threads = self.stage1.threads
-        self.attention_names = self.stage1.attention_names + self.stages.attention_names
+        self.attention_names = self.stage1.attention_names + self.branches.attention_names
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.infer(x, first=1)[0])
@@ -158,11 +170,13 @@ class MixedNetwork:
         """Heatmaps, then the α of stage 1's GC blocks and of the later ones (the ``first`` outputs only)."""
         only_main = 1 if first == 1 else None
         features, *alpha_1 = self.stage1.infer(x, first=only_main)
-        heatmaps, *alpha_2 = self.stages.infer(torch.from_numpy(features), first=only_main)
+        branch, *alpha_2 = self.branches.infer(torch.from_numpy(features), first=only_main)
+        with torch.inference_mode():
+            heatmaps = self.head(torch.from_numpy(branch)).numpy()
         return [heatmaps, *alpha_1, *alpha_2][:first]
 
     def __repr__(self) -> str:
-        return f"MixedNetwork(stage 1 f32, stages 2-4 bf16, threads={self.threads})"
+        return f"MixedNetwork(stage 1 f32, stages 2-4 bf16, final layer fp32, threads={self.threads})"
 
 
 def compile_network(model: nn.Module, model_name: str, input_hw: tuple[int, int], precision: str = "auto",
@@ -177,7 +191,8 @@ def compile_network(model: nn.Module, model_name: str, input_hw: tuple[int, int]
     if inference_precision(precision) == "mixed":
         (xml, first), (xml_2, second) = (cached_ir(model, model_name, input_hw, weights_meta, attention=attention,
                                                    part=part) for part in NetworkPart.PARTS)
-        net, label = MixedNetwork(xml, xml_2), "bf16, stage 1 in f32"
+        head = copy.deepcopy(model.final_layer)
+        net, label = MixedNetwork(xml, xml_2, head), "bf16, stage 1 and the final layer in f32"
         seconds = None if first is None and second is None else (first or 0) + (second or 0)
     else:
         xml, seconds = cached_ir(model, model_name, input_hw, weights_meta, attention=attention)

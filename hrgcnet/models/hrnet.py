@@ -204,7 +204,8 @@ class PoseHighResolutionNet(nn.Module):
         # Official rule: new branches are opened from the lowest-resolution output.
         return [y_list[i] if t is None else t(y_list[-1]) for i, t in enumerate(transition)]
 
-    #: the submodules :meth:`forward_stage1` runs (the stem and stage 1); :meth:`forward_stages` runs the others
+    #: the submodules :meth:`forward_stage1` runs (the stem and stage 1); :meth:`forward_branches` runs the others
+    #: but the final layer
     STAGE1_MODULES = ("conv1", "bn1", "conv2", "bn2", "layer1")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -220,7 +221,13 @@ class PoseHighResolutionNet(nn.Module):
 
     def forward_stages(self, x: torch.Tensor) -> torch.Tensor:
         """Stages 2-4 and the final layer: stage 1's output ``(N, C_1, H/4, W/4)`` -> heatmaps ``(N, K, H/4, W/4)``."""
+        return self.final_layer(self.forward_branches(x))
+
+    def forward_branches(self, x: torch.Tensor) -> torch.Tensor:
+        """Stages 2-4: stage 1's output ``(N, C_1, H/4, W/4)`` -> the highest-resolution branch's features
+        ``(N, C, H/4, W/4)`` (C = the width, 32 for W32), which the final layer (a 1x1 convolution) turns into
+        heatmaps."""
         y_list = self.stage2([t(x) if t is not None else x for t in self.transition1])
         y_list = self.stage3(self._transit(self.transition2, y_list))
         y_list = self.stage4(self._transit(self.transition3, y_list))
-        return self.final_layer(y_list[0])
+        return y_list[0]
