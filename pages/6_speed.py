@@ -46,23 +46,39 @@ st.caption("Latency of the pose network alone (one forward of a random batch; no
 if msg := untrained_message():
     st.info(msg + " Latency does not depend on the weights.")
 
-RECORDED = Path(__file__).resolve().parents[1] / "docs" / "inference" / "bench_infer.json"
-if RECORDED.is_file():
-    with st.expander("Recorded run of `hrgcnet bench --infer`: torch vs OpenVINO, and a whole frame", expanded=True):
-        try:
-            recorded = json.loads(RECORDED.read_text())
-            machine = recorded["machine"]
-            st.caption(f"`{recorded.get('command', 'hrgcnet bench --infer')}` on {machine['cpu']}, "
-                       f"{machine['cores']} cores, AMX-BF16 {'yes' if machine['amx_bf16'] else 'no'}, "
-                       f"{machine['threads']} threads (docs/inference-speed.md). Speed-up: torch fp32 ms / row ms.")
-            table = pd.DataFrame(recorded["rows"])
-            table["speed-up"] = [recorded["ratios"]["speedup"].get(
-                f"{r.model} {r.input_size} {r.config} b{r.batch}") for r in table.itertuples()]
-            st.table(table.round(2))
-            if recorded.get("frames"):
-                st.table(pd.DataFrame(recorded["frames"]).round(1))
-        except (ValueError, KeyError, TypeError) as exc:
-            st.error(f"{RECORDED.name} cannot be read: {exc}")
+RECORDED_DIR = Path(__file__).resolve().parents[1] / "docs" / "inference"
+
+
+def cpu_text(machine: dict) -> str:
+    kind = "AMX" if machine.get("amx_bf16") else "AVX-512 bf16" if machine.get("avx512_bf16") else "no native bf16"
+    return f"{machine.get('cpu', '?')} ({kind}, {machine.get('cores', '?')} cores)"
+
+
+def show_recorded(path: Path) -> None:
+    try:
+        recorded = json.loads(path.read_text())
+        machine = recorded["machine"]
+        st.caption(f"`{recorded.get('command', 'hrgcnet bench --infer')}` on {cpu_text(machine)}, "
+                   f"{machine['threads']} threads, {recorded.get('date', 'date not recorded')} "
+                   f"(`{path.relative_to(RECORDED_DIR.parents[1])}`, docs/inference-speed.md). "
+                   "Speed-up: torch fp32 ms / row ms.")
+        table = pd.DataFrame(recorded["rows"])
+        table["speed-up"] = [recorded["ratios"]["speedup"].get(
+            f"{r.model} {r.input_size} {r.config} b{r.batch}") for r in table.itertuples()]
+        st.table(table.round(2))
+        if recorded.get("frames"):
+            st.table(pd.DataFrame(recorded["frames"]).round(1))
+    except (ValueError, KeyError, TypeError) as exc:
+        st.error(f"{path.name} cannot be read: {exc}")
+
+
+# one recorded run per kind of CPU: the fast path's gain depends on it (AMX, AVX-512 bf16, AVX2 only)
+RECORDED = sorted(RECORDED_DIR.glob("bench_infer*.json"))
+if RECORDED:
+    with st.expander("Recorded runs of `hrgcnet bench --infer`: torch vs OpenVINO, and a whole frame", expanded=True):
+        chosen = st.radio("Recorded on", RECORDED, format_func=lambda p: p.stem.removeprefix("bench_infer-"),
+                          horizontal=True) if len(RECORDED) > 1 else RECORDED[0]
+        show_recorded(chosen)
 
 devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 names = list_models()

@@ -5,7 +5,7 @@ pan). The app runs in this process; for each input size a fresh page starts the 
 defaults (detector auto: NanoDet-g offline, flip test on, smooth + track on) and, after a warm-up, reads the
 "FPS achieved" of the status line (the last 10 processed frames) every second. Run it on a quiet machine:
 
-    HRGCNET_APP_STREAM_EVERY_S=0.1 python scripts/bench_live.py --out docs/inference/bench_live.json
+    python scripts/bench_live.py --out docs/inference/bench_live-MACHINE.json   (e.g. MACHINE = avx512-epyc)
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from ..errors import UsageError
 
@@ -216,6 +217,7 @@ def run_infer(args: argparse.Namespace) -> int:
     out = bench_infer(models, sizes, batches, configs, repeats=args.repeats,
                       progress=None if args.json else (lambda text: print(f"  measuring {text}", flush=True)))
     out["command"] = "hrgcnet " + " ".join(sys.argv[1:])
+    out["date"] = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
     if args.json:
         print(json.dumps(out))
         return 0

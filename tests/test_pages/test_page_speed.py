@@ -32,3 +32,25 @@ def test_every_press_measures_afresh(page):
     a, b = first.dataframe[0].value, second.dataframe[0].value
     assert "measured at" in a.columns and any("Measured in one run started at" in c.value for c in second.caption)
     assert a["median ms"][0] != b["median ms"][0]  # measured twice, not served from a cache
+
+
+def test_recorded_runs_one_per_machine(page):
+    """The recorded `hrgcnet bench --infer` runs (docs/inference/bench_infer-*.json, one per kind of CPU) are
+    offered by machine, and the chosen one's network and frame tables are shown with its machine and command."""
+    import json
+    from pathlib import Path
+
+    recorded = sorted((Path(__file__).resolve().parents[2] / "docs" / "inference").glob("bench_infer-*.json"))
+    assert len(recorded) >= 2
+    at = page("6_speed.py").run()
+    no_exception(at)
+    choice = by_label(at.radio, "Recorded on")
+    assert list(choice.options) == [p.stem.removeprefix("bench_infer-") for p in recorded]
+    for path in recorded:
+        data = json.loads(path.read_text())
+        at = choice.set_value(path).run()
+        no_exception(at)
+        choice = by_label(at.radio, "Recorded on")
+        assert any(data["machine"]["cpu"] in c.value and data["command"] in c.value for c in at.caption)
+        rows = at.table[0].value
+        assert len(rows) == len(data["rows"]) and len(at.table[1].value) == len(data["frames"])
