@@ -144,7 +144,8 @@ class MixedNetwork:
     the decoding's sub-pixel step (DARK's derivatives of the log-heatmap) and the argmax turn that rounding into
     keypoints that move: rounding torch fp32's dev.json heatmaps to bf16 alone moves 0.75% / 0.49% of the
     keypoints more than 1 input pixel (hrnet-w32 / hrgcnet-w32), rounding the features the final layer reads
-    0.20% / 0.20% (docs/inference-speed.md). It costs a 32 -> 17 channel matrix product.
+    0.20% / 0.20% (docs/inference-speed.md). It costs a 32 -> 17 channel matrix product: 0.6 ms at 128x96 batch
+    2, up to 10% of the network at batch 8 (AVX-512 EPYC, timed interleaved against the final layer in bf16).
 
     Args:
         stage1_xml, branches_xml: the IRs of the two compiled parts (:class:`~hrgcnet.backends.export.NetworkPart`).

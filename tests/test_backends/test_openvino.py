@@ -229,7 +229,8 @@ def test_the_app_runs_the_compiled_network_per_input_size(cache, monkeypatch):
 def test_nanodet_on_openvino_finds_what_torch_finds(cache, coco_val, precision):
     """The detector on OpenVINO (exported once per letterbox shape into the cache): fp32 gives torch's boxes;
     bf16 (the default where the CPU has it: on dev.json its box AP was 0.4045 vs torch's 0.4041) the same
-    persons, within a pixel or two."""
+    persons, within a pixel or two. Boxes are matched, not compared in score order: on an AVX-512 EPYC two of the
+    baseball photo's 28 boxes with scores 0.002 apart swapped places in bf16."""
     from pathlib import Path
 
     from hrgcnet.detectors import nanodet as nd
@@ -248,8 +249,12 @@ def test_nanodet_on_openvino_finds_what_torch_finds(cache, coco_val, precision):
         ref, out = torch_det(photo), ov_det(photo)
         assert len(out) == len(ref) >= 3
         tol = 0.5 if precision == "fp32" else 4.0
-        np.testing.assert_allclose(out.boxes, ref.boxes, atol=tol)
-        np.testing.assert_allclose(out.box_scores, ref.box_scores, atol=1e-4 if precision == "fp32" else 0.03)
+        # each torch box's closest OpenVINO box (largest coordinate difference), one to one
+        gap = np.abs(ref.boxes[:, None, :] - out.boxes[None, :, :]).max(-1)  # (N_ref, N_out)
+        match = gap.argmin(1)
+        assert len(set(match.tolist())) == len(ref), "two torch boxes matched the same OpenVINO box"
+        assert gap[np.arange(len(ref)), match].max() <= tol
+        np.testing.assert_allclose(out.box_scores[match], ref.box_scores, atol=1e-4 if precision == "fp32" else 0.03)
     exported = sorted(p.name for p in (cache / "openvino").glob("nanodet-g-*.xml"))
     assert [name.split("-")[3] for name in exported] == ["192x512", "352x512"]  # one per letterbox shape
 
