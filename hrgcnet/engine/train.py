@@ -336,7 +336,7 @@ class Trainer:
         if epochs * self.steps_per_epoch <= step:
             raise UsageError(f"cannot resume with {epochs} epochs: the run is at step {step} "
                              f"(epoch {self.state.epoch}), past the end of {epochs} x {self.steps_per_epoch} steps")
-        if anneal != saved_anneal and (epochs - anneal) * self.steps_per_epoch < step:
+        if anneal and (epochs - anneal) * self.steps_per_epoch < step:  # the tail would jump in, not start
             raise UsageError(f"cannot anneal over the last {anneal} of {epochs} epochs: that starts at step "
                              f"{(epochs - anneal) * self.steps_per_epoch}, before the run's step {step}")
         self.schedule.total_steps = epochs * self.steps_per_epoch
