@@ -71,6 +71,8 @@ if pgrep -f "$PATTERN" >/dev/null; then
 fi
 [ -d ../shared/data ] || { echo "../shared/data not found: the campaign trains on it" >&2; exit 2; }
 mkdir -p "$CAMPAIGN"
+# the logs are also reachable from the checkout's (git-ignored) runs/ folder
+[ "$(cd "$RUNS_ROOT" && pwd)" = "$(pwd)/runs" ] || { mkdir -p runs && ln -sfn "$CAMPAIGN" runs/campaign; }
 
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'amx_bf16|amx_tile|avx512_bf16|avx512f|avx2' \
         | tr '\n' ' ' | sed 's/ $//')

@@ -100,9 +100,8 @@ class LRSchedule:
             factor = self._cosine(step / max(1, self.total_steps))
         else:
             factor = self.gamma ** sum(step >= m for m in self.milestone_steps)
-        anneal = getattr(self, "anneal_steps", 0)  # absent from checkpoints written before it existed
-        if anneal > 0:
-            factor *= self._cosine((step - (self.total_steps - anneal)) / anneal)
+        if self.anneal_steps > 0:
+            factor *= self._cosine((step - (self.total_steps - self.anneal_steps)) / self.anneal_steps)
         return warm * factor
 
 
@@ -329,7 +328,8 @@ class Trainer:
         or after the current step."""
         epochs, anneal = self.cfg.epochs, self.cfg.anneal_epochs
         saved_epochs = self.schedule.total_steps // self.steps_per_epoch  # restored from the checkpoint
-        saved_anneal = getattr(self.schedule, "anneal_steps", 0) // self.steps_per_epoch
+        # restored from the checkpoint; one written before the tail existed keeps __init__'s 0
+        saved_anneal = self.schedule.anneal_steps // self.steps_per_epoch
         if (epochs, anneal) == (saved_epochs, saved_anneal):
             return
         step = self.state.step
