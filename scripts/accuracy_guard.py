@@ -1,0 +1,42 @@
+"""The accuracy guard's numbers (README, docs/inference-speed.md): per model and backend, the share of the 204
+coco/dev.json persons' keypoints within 1 and 2 input pixels of torch fp32 (crops of the ground-truth boxes, flip
+test, DARK decoding), and the COCO AP of each, the measurement `tests/test_backends` asserts on.
+
+    python scripts/accuracy_guard.py OUT.json            # torch fp32, OpenVINO auto, fp32 and bf16
+    python scripts/accuracy_guard.py OUT.json quick      # torch fp32 and OpenVINO auto only
+"""
+import numpy as np, json, sys
+from pathlib import Path
+from hrgcnet.evaluation.coco import load_coco_gt, evaluate_coco
+from hrgcnet.io import load_image
+from hrgcnet.pipeline import PoseEstimator
+shared = Path("../shared/data")
+coco = load_coco_gt(shared / "coco" / "dev.json")
+people = [(i, [a for a in coco.loadAnns(coco.getAnnIds(imgIds=i)) if a["num_keypoints"] > 0]) for i in coco.getImgIds()]
+people = [(i, a) for i, a in people if a]
+res = {}
+EXTRA = [("openvino", "fp32"), ("openvino", "bf16")] if len(sys.argv) < 3 else []
+for model in ("hrnet-w32", "hrgcnet-w32"):
+    out = {}
+    for backend, precision in (("torch", "fp32"), ("openvino", "auto")) + tuple(EXTRA):
+        est = PoseEstimator(model, backend=backend, precision=precision, detector="full")
+        crops, centers, scales, ids = [], [], [], []
+        for img_id, anns in people:
+            x, y, w, h = np.array([a["bbox"] for a in anns], float).T
+            image = load_image(shared / "coco" / "images" / coco.loadImgs(img_id)[0]["file_name"])
+            c, ce, sc = est.crops(image, np.stack([x, y, x + w, y + h], 1))
+            crops.append(c); centers.append(ce); scales.append(sc); ids += [img_id] * len(anns)
+        hm = est.heatmaps_of_crops(np.concatenate(crops))[0].numpy()
+        n, (hi, wi) = len(hm), est.input_hw
+        in_crop = est.decode(hm, np.tile([wi / 2, hi / 2], (n, 1)), np.tile([wi / 200, hi / 200], (n, 1)))
+        in_img = est.decode(hm, np.concatenate(centers), np.concatenate(scales))
+        results = [{"image_id": i, "category_id": 1, "keypoints": k.ravel().tolist(), "score": float(k[:, 2].mean())}
+                   for i, k in zip(ids, in_img.astype(float))]
+        out[f"{backend} {precision}"] = (in_crop, evaluate_coco(results, coco)["AP"], repr(est.fast_network))
+    ref = out["torch fp32"][0]
+    for k, (kp, ap, net) in out.items():
+        d = np.linalg.norm(kp[..., :2] - ref[..., :2], axis=-1)
+        res[f"{model} {k}"] = {"within_1px": round(float((d <= 1).mean()), 4), "within_2px": round(float((d <= 2).mean()), 4),
+                              "AP": round(ap, 4), "network": net}
+        print(model, k, res[f"{model} {k}"], flush=True)
+json.dump(res, open(sys.argv[1], "w"), indent=1)
