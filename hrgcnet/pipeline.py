@@ -131,16 +131,17 @@ def select_device(device: str | torch.device | None) -> torch.device:
 def select_autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """The autocast dtype for ``precision`` on ``device`` (None: plain fp32).
 
-    ``"auto"``: fp16 on CUDA; bf16 on a CPU with native bf16 (:func:`cpu_supports_bf16`), else fp32.
+    ``"auto"``: fp16 on CUDA; bf16 on a CPU with native bf16 (:func:`cpu_supports_bf16`), else fp32. ``"int8"``
+    (the OpenVINO backend's) leaves what runs in torch (attention maps, attributions) in fp32.
     """
-    if precision == "fp32":
+    if precision in ("fp32", "int8"):
         return None
     if precision == "bf16":
         return torch.bfloat16
     if precision == "fp16":
         return torch.float16
     if precision != "auto":
-        raise UsageError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+        raise UsageError(f"precision must be auto, fp32, bf16, fp16 or int8, got {precision!r}")
     if device.type == "cuda":
         return torch.float16
     if device.type == "cpu" and cpu_supports_bf16():
@@ -247,7 +248,8 @@ class PoseEstimator:
             +0.007 / +0.012 dev.json AP over ``"quarter"`` for the committed hrgcnet-w32 / hrnet-w32),
             ``"quarter"`` (the official HRNet rule) or ``"none"``.
         precision: ``"auto"`` (fp16 autocast on CUDA, bf16 on CPUs with native bf16, else fp32),
-            ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+            ``"fp32"``, ``"bf16"``, ``"fp16"``, or ``"int8"`` (the OpenVINO backend only: the network quantized
+            by NNCF on first use, :mod:`hrgcnet.backends.int8`; AP as fp32's, but fewer keypoints within a pixel).
         max_persons: most persons per image (highest box scores); None for no limit.
         max_batch: most crops per forward pass (the flip test doubles it).
         oks_nms: drop duplicate persons with OKS-NMS (threshold 0.9, official evaluation).
@@ -357,6 +359,9 @@ class PoseEstimator:
         self.fast_network = None
         #: how the backend came to be (e.g. the one-time export's duration), for the CLI and the apps
         self.backend_note: str | None = None
+        if self.precision == "int8" and self.backend != "openvino":
+            raise UsageError(f"precision int8 runs on the openvino backend (a CPU, trained weights), not on "
+                             f"{self.backend}")
         if self.backend == "openvino":
             from .backends.openvino import compile_network
             from .models.weights import read_metadata

@@ -13,8 +13,9 @@
 #                                        files on dev.json and val.json (paired bootstrap): the commit rule's input
 # A start resumes RUNS_ROOT/campaign/<model>/last.pt when the run folder survived (same schedule, same sample
 # order); otherwise it starts from the committed weights (hrgcnet/weights/<model>.safetensors), which carry the
-# samples they had seen. Such a restart seeds the sampler with the default model's samples seen, so that a new
-# stretch draws new samples and augmentations instead of replaying the last one's; both models get the same seed.
+# samples they had seen. Such a restart seeds the sampler with its start time (seconds since 1970), so that a new
+# stretch draws new samples and augmentations even when the last one was not committed; both models get the same
+# seed, recorded in stretches.jsonl. SEED=N replays a stretch's samples (e.g. to pair a recipe change with it).
 # Each start appends the machine (CPU model and flags) to RUNS_ROOT/campaign/stretches.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,12 +80,7 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'amx_bf16|amx
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "machine: $cpu; $(nproc) cores; flags: ${flags:-none of amx/avx512/avx2}"
 
-seed=$("$PY" - <<'EOF'
-from safetensors import safe_open
-meta = safe_open("hrgcnet/weights/hrgcnet-w32.safetensors", "np").metadata() or {}
-print(int(meta.get("samples_seen", 0)))
-EOF
-)
+seed=${SEED:-$(date +%s)}
 starts=()
 for model in "${MODELS[@]}"; do
   run="$CAMPAIGN/$model"

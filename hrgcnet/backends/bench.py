@@ -3,7 +3,7 @@
 * **network**: ms per forward of a batch of normalised crops, and per crop, for each configuration of
   :data:`CONFIGS` (torch fp32 eager NCHW, torch bf16 autocast + channels_last where the CPU has native bf16,
   OpenVINO fp32, and where the CPU has native bf16 OpenVINO mixed (stage 1 in f32, the rest in bf16: what the
-  automatic backend runs there) and bf16); median over ``repeats`` after
+  automatic backend runs there) and bf16; OpenVINO int8 where NNCF is installed); median over ``repeats`` after
   ``warmup`` calls. Batch 2 is one person with the flip test.
 * **frame**: one 640x480 JPEG (``assets/three_people.jpg`` letterboxed) end to end, as the app runs it: decode,
   the default detector, then crops, network (flip test) and decoding for 1 and 8 persons (the detector's boxes
@@ -11,7 +11,7 @@
 * **ratios**: every network row against torch fp32 eager (same model, size, batch), HRGCNet/HRNet per
   configuration, frame / network (batch 2), 8 persons / 1.
 * **conv floor**: the model's multiply-accumulates over the best MAC rate a large 3x3 convolution reaches in any
-  configuration here (what the network would take if every MAC ran at the machine's best convolution speed).
+  fp32 or bf16 configuration here (what the network would take if every MAC ran at the machine's best convolution speed).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ CONFIGS: dict[str, tuple[str, str]] = {
     "openvino": ("openvino", "fp32"),
     "openvino mixed": ("openvino", "auto"),  # stage 1 in f32, the rest in bf16: auto where the CPU has native bf16
     "openvino bf16": ("openvino", "bf16"),
+    "openvino int8": ("openvino", "int8"),  # NNCF post-training quantization (hrgcnet.backends.int8)
 }
 FRAME_HW = (480, 640)
 EXAMPLE = Path(__file__).resolve().parents[2] / "assets" / "three_people.jpg"
@@ -51,12 +52,15 @@ def _median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> float:
 
 def available_configs() -> list[str]:
     from . import cpu_supports_bf16, openvino_available
+    from .int8 import nncf_available
 
     out = ["torch fp32"]
     if cpu_supports_bf16():
         out.append("torch bf16")
     if openvino_available():
         out += ["openvino", "openvino mixed", "openvino bf16"] if cpu_supports_bf16() else ["openvino"]
+        if nncf_available():
+            out.append("openvino int8")
     return out
 
 
@@ -67,7 +71,7 @@ def estimator(model: str, input_hw: tuple[int, int], config: str, detector: str 
         raise UsageError(f"unknown configuration {config!r}; choose from {', '.join(CONFIGS)}")
     backend, precision = CONFIGS[config]
     return PoseEstimator(model, device="cpu", backend=backend, precision=precision, input_hw=input_hw,
-                         detector=detector, channels_last=precision != "fp32")
+                         detector=detector, channels_last=precision not in ("fp32", "int8"))
 
 
 def network_ms(est, batch: int, repeats: int, warmup: int) -> float:
@@ -167,7 +171,8 @@ def bench_infer(models: Sequence[str], input_sizes: Sequence[tuple[int, int]], b
         raise UsageError(f"not available on this machine: {', '.join(sorted(unknown))}")
     say = progress or (lambda text: None)
     rows, frame_rows = [], []
-    peaks = {c: peak_conv_gmacs(c) for c in configs}
+    peaks = ({c: peak_conv_gmacs(c) for c in configs if CONFIGS[c][1] != "int8"}
+             or {"torch fp32": peak_conv_gmacs("torch fp32")})
     best = max(peaks.values())
     detector = create_detector(DEFAULT_DETECTOR, device="cpu") if frames else None
     for model in models:

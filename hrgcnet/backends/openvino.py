@@ -4,6 +4,7 @@ The network is exported once per (network state, input size, OpenVINO version) a
 ``$HRGCNET_CACHE/openvino`` (default ``~/.cache/hrgcnet/openvino``; :func:`cached_ir`) and compiled with
 ``INFERENCE_PRECISION_HINT`` f32, bf16, or both: stage 1 in f32 and stages 2-4 in bf16 (the final layer in torch
 fp32), the default where the CPU has native bf16 (:func:`inference_precision` says why; :class:`MixedNetwork`).
+On request, int8: the IR quantized by NNCF (:mod:`hrgcnet.backends.int8`), cached beside the f32 one.
 A later estimator of the same network reads the cached IR instead of exporting again (tens of seconds), and OpenVINO's
 own cache of compiled blobs (``cache_dir()/compiled``) makes its compilation about 2 s (1.9 s measured here,
 beside training; 10-13 s without it).
@@ -33,11 +34,12 @@ def cache_dir() -> Path:
 
 def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
               weights_meta: dict | None = None, metadata: dict | None = None, attention: bool = False,
-              part: str | None = None) -> tuple[Path, float | None]:
+              part: str | None = None, int8: bool = False) -> tuple[Path, float | None]:
     """The cached IR of ``model`` at ``input_hw``, exported first when missing; ``metadata`` replaces the pose
     network's (:func:`~hrgcnet.backends.export.export_metadata`) for other networks. With ``attention``, the IR
     also outputs every GC block's α (:class:`~hrgcnet.backends.export.WithAttention`); with ``part``, it is that
-    part of the network (:class:`~hrgcnet.backends.export.NetworkPart`).
+    part of the network (:class:`~hrgcnet.backends.export.NetworkPart`); with ``int8``, the whole network
+    quantized (:func:`~hrgcnet.backends.int8.quantize_ir`, from the f32 IR, itself cached).
 
     Returns:
         ``(xml path, seconds the export took)``; None seconds when it was in the cache.
@@ -46,11 +48,22 @@ def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
 
     version = ov.get_version().split("-")[0]
     kind = ("-attn" if attention else "") + (f"-{part}" if part else "")
+    if int8:
+        from .int8 import RECIPE
+
+        kind += f"-int8r{RECIPE}"
     name = f"{model_name}-{network_digest(model)}-{input_hw[0]}x{input_hw[1]}{kind}-ov{version}.xml"
     path = cache_dir() / name
     if path.is_file() and path.with_suffix(".bin").is_file():
         return path, None
     t0 = time.perf_counter()
+    if int8:
+        from ..structures import IMAGENET_MEAN, IMAGENET_STD
+        from .int8 import calibration_crops, quantize_ir
+
+        f32, _ = cached_ir(model, model_name, input_hw, weights_meta, metadata, attention)
+        crops = calibration_crops(input_hw, 255 * np.asarray(IMAGENET_MEAN), 255 * np.asarray(IMAGENET_STD))
+        return quantize_ir(f32, path, crops), time.perf_counter() - t0
     net, shape = model, (input_hw, 3)
     if part is not None:
         net = NetworkPart(model, part)
@@ -69,7 +82,8 @@ def inference_precision(precision: str, network: bool = True) -> str:
     """OpenVINO's precision for the estimator's ``precision``: ``fp32`` -> ``f32``, ``bf16`` -> ``bf16``, ``auto``
     -> ``mixed`` (stage 1 and the final layer in f32, stages 2-4 in bf16: :class:`MixedNetwork`) where the CPU has
     native bf16, else ``f32``; for a single graph (``network=False``, e.g. the detector) ``auto`` is ``bf16`` or
-    ``f32`` the same way.
+    ``f32`` the same way. ``int8`` -> ``int8`` (:mod:`hrgcnet.backends.int8`: never automatic, it misses the
+    1-pixel guard).
 
     Why not bf16 throughout: against torch fp32 on the dev.json crops (DARK decoding) it puts 97.6-98.8% of the
     keypoints within 1 input pixel where the accuracy guard asks 99%. The misses come from stage 1 and from the
@@ -81,9 +95,9 @@ def inference_precision(precision: str, network: bool = True) -> str:
 
     if precision == "auto":
         return ("mixed" if network else "bf16") if cpu_supports_bf16() else "f32"
-    hints = {"fp32": "f32", "bf16": "bf16"}
+    hints = {"fp32": "f32", "bf16": "bf16", "int8": "int8"}
     if precision not in hints:
-        raise UsageError(f"the openvino backend runs auto, fp32 or bf16, not {precision!r}")
+        raise UsageError(f"the openvino backend runs auto, fp32, bf16 or int8, not {precision!r}")
     return hints[precision]
 
 
@@ -95,7 +109,8 @@ def _compile(xml: str, precision: str, threads: int):
 
     core = ov.Core()
     core.set_property({"CACHE_DIR": str(cache_dir() / "compiled")})
-    return core.compile_model(xml, "CPU", {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads,
+    hint = "f32" if precision == "int8" else precision  # a quantized IR: int8 where NNCF put it, f32 elsewhere
+    return core.compile_model(xml, "CPU", {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads,
                                            "PERFORMANCE_HINT": "LATENCY"})
 
 
@@ -105,7 +120,8 @@ class OpenVINONetwork:
 
     Args:
         xml: OpenVINO IR of the network (:func:`cached_ir` or ``hrgcnet export --format openvino``).
-        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` for the whole graph (see :func:`inference_precision`).
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` for the whole graph (see :func:`inference_precision`);
+            ``"int8"`` for an IR quantized by :func:`~hrgcnet.backends.int8.quantize_ir` (f32 where it is not).
         threads: CPU threads for inference (default: torch's intra-op threads).
     """
 
@@ -196,7 +212,8 @@ def compile_network(model: nn.Module, model_name: str, input_hw: tuple[int, int]
         net, label = MixedNetwork(xml, xml_2, head), "bf16, stage 1 and the final layer in f32"
         seconds = None if first is None and second is None else (first or 0) + (second or 0)
     else:
-        xml, seconds = cached_ir(model, model_name, input_hw, weights_meta, attention=attention)
+        xml, seconds = cached_ir(model, model_name, input_hw, weights_meta, attention=attention,
+                                 int8=precision == "int8")
         net = OpenVINONetwork(xml, precision)
         label = net.precision
     h, w = input_hw

@@ -34,7 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batches", default="1,2,8", help="--infer: batch sizes, comma-separated (default 1,2,8)")
     p.add_argument("--configs", default=None,
                    help="--infer: configurations, comma-separated (default: every one this machine has: "
-                        "'torch fp32', 'torch bf16' with native bf16, 'openvino')")
+                        "'torch fp32', 'torch bf16' with native bf16, 'openvino', 'openvino mixed' and "
+                        "'openvino bf16' with native bf16, 'openvino int8' with NNCF)")
     p.add_argument("--repeats", type=int, default=10, help="--infer: timed calls per row, median (default 10)")
     p.add_argument("--model", action="append", default=None, metavar="NAME",
                    help="model name (see `hrgcnet models`); repeat for several (default hrgcnet-w32)")

@@ -1,0 +1,78 @@
+"""The OpenVINO backend's int8 precision (hrgcnet.backends.int8): its calibration set, the quantized IR in the
+cache with its metadata, and its refusals. Its accuracy on real crops is in test_openvino's guard tests."""
+
+import numpy as np
+import pytest
+
+from hrgcnet.errors import UsageError
+
+pytest.importorskip("nncf")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("hrgcnet-cache")
+    mp.setenv("HRGCNET_CACHE", str(path))
+    yield path
+    mp.undo()
+
+
+def test_the_calibration_set_is_the_example_photos_three_persons_jittered_and_mirrored():
+    from hrgcnet.backends.int8 import CALIBRATION_IMAGE, _panels, calibration_crops
+    from hrgcnet.io import load_image
+    from hrgcnet.structures import IMAGENET_MEAN, IMAGENET_STD
+
+    assert _panels(load_image(CALIBRATION_IMAGE)) == [(0, 384), (392, 776), (784, 1112)]
+    mean, std = 255 * np.asarray(IMAGENET_MEAN), 255 * np.asarray(IMAGENET_STD)
+    crops = calibration_crops((128, 96), mean, std, crops_per_person=5)
+    assert crops.shape == (3 * 5 * 2, 3, 128, 96) and crops.dtype == np.float32
+    np.testing.assert_array_equal(crops[1::2], crops[0::2, :, :, ::-1])  # each crop, then its mirror image
+    assert len({crops[i].tobytes() for i in range(0, 10, 2)}) == 5  # one person, five different crops
+    assert -2.2 < crops.min() < -1.5 and 1.5 < crops.max() < 2.7  # normalised: black and white pixels
+    np.testing.assert_array_equal(crops, calibration_crops((128, 96), mean, std, crops_per_person=5))
+
+
+def test_int8_is_quantized_once_into_the_cache_with_its_provenance(cache):
+    import openvino as ov
+
+    from hrgcnet.backends.export import openvino_metadata
+    from hrgcnet.backends.int8 import RECIPE
+    from hrgcnet.io import load_image
+    from hrgcnet.pipeline import PoseEstimator
+
+    est = PoseEstimator("hrnet-w32", backend="openvino", precision="int8", detector="full")
+    assert "openvino (int8)" in est.backend_note and "exported on first use" in est.backend_note
+    xml = next((cache / "openvino").glob(f"hrnet-w32-*-128x96-int8r{RECIPE}-ov*.xml"))
+    meta = openvino_metadata(xml)
+    assert meta["precision"] == "int8" and "three_people.jpg" in meta["calibration"]
+    assert meta["model"] == "hrnet-w32" and int(meta["weights.samples_seen"]) > 0
+    ops = [op.get_type_name() for op in ov.Core().read_model(str(xml)).get_ordered_ops()]
+    assert ops.count("FakeQuantize") > 100
+    again = PoseEstimator("hrnet-w32", backend="openvino", precision="int8", detector="full")
+    assert "read from the cache" in again.backend_note and "precision=int8" in repr(again)
+    image = load_image("assets/cameraman.jpg")
+    box = np.array([[0, 0, image.shape[1], image.shape[0]]], float)
+    ref = PoseEstimator("hrnet-w32", backend="torch", precision="fp32", detector="full")(image, boxes=box)
+    res = again(image, boxes=box)
+    scale = max(image.shape[:2])
+    # the whole-body photo's confident keypoints land within 2% of the picture of torch fp32's
+    confident = ref.keypoints[0, :, 2] > 0.5
+    assert confident.sum() >= 10
+    assert np.abs(res.keypoints[0, confident, :2] - ref.keypoints[0, confident, :2]).max() < 0.02 * scale
+
+
+def test_int8_refusals(cache, monkeypatch):
+    from hrgcnet.backends import int8
+    from hrgcnet.pipeline import PoseEstimator
+
+    with pytest.raises(UsageError, match="int8 runs on the openvino backend"):
+        PoseEstimator("hrnet-w32", backend="torch", precision="int8", detector="full")
+    with pytest.raises(UsageError, match="int8 runs on the openvino backend"):
+        PoseEstimator("hrnet-w32", weights=None, backend="auto", precision="int8", detector="full")  # untrained
+    monkeypatch.setattr(int8, "nncf_available", lambda: False)
+    with pytest.raises(UsageError, match="pip install nncf"):
+        int8.quantize_ir("any.xml", "out.xml", np.zeros((1, 3, 128, 96), np.float32))
+    monkeypatch.setattr(int8, "CALIBRATION_IMAGE", int8.CALIBRATION_IMAGE.with_name("missing.jpg"))
+    with pytest.raises(UsageError, match="missing: run from a checkout"):
+        int8.calibration_crops((128, 96), np.zeros(3), np.ones(3))
