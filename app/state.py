@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from hrgcnet.detectors import Detector, create_detector, detector_label
+from hrgcnet.errors import UsageError
 from hrgcnet.io import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from hrgcnet.models import get_spec, list_models
 from hrgcnet.models.weights import default_weights_path, read_metadata
@@ -67,6 +68,18 @@ def env_float(name: str, default: float, positive: bool = False) -> float:
     return number
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """The environment variable ``name`` when it is one of ``choices`` (``default`` when unset); another value
+    gives ``default`` with a logged warning."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in choices:
+        log.warning("%s=%r is not one of %s: using %s", name, value, ", ".join(choices), default)
+        return default
+    return value
+
+
 # ------------------------------------------------------------------------------------------- limits
 
 #: Largest upload (bytes) and image (pixels) the app accepts: the library's limits (``hrgcnet.io``).
@@ -96,6 +109,10 @@ DISPLAY_MAX_SIDE = env_int("HRGCNET_APP_DISPLAY_MAX_SIDE", 1600, minimum=64)
 #: 'Compare' (``gr.State(time_to_live=…)`` counts from the last time an event outputs the state; redraws and
 #: views only read it, so they do not extend it). After that the handlers get None and say so.
 STATE_TTL_S = env_int("HRGCNET_APP_STATE_TTL_S", 1800, minimum=60)
+#: Precision of the app's networks (``PoseEstimator(precision=…)``): ``int8`` runs them quantized on OpenVINO (faster on
+#: CPUs with VNNI, below the accuracy guard: docs/inference-speed.md); a network it cannot run that way (untrained,
+#: on CUDA, NNCF missing) runs at ``auto``, with a note.
+PRECISION = env_choice("HRGCNET_APP_PRECISION", "auto", ("auto", "fp32", "bf16", "int8"))
 #: Persons per forward pass of the app's estimators: small, so that the time limit is checked within one image.
 BATCH_PERSONS = 4
 #: Box score below which the detectors drop boxes (the box-threshold slider starts here).
@@ -286,8 +303,15 @@ class ModelCache:
             if name in self._models:
                 self._models.move_to_end(name)
                 return self._models[name]
-            est = PoseEstimator(name, weights="default", device="auto", detector="full")
-            loaded = LoadedModel(name, est, est.untrained, list(est.notes))
+            notes = []
+            try:
+                est = PoseEstimator(name, weights="default", device="auto", detector="full", precision=PRECISION)
+            except UsageError as exc:
+                if PRECISION == "auto":
+                    raise
+                est = PoseEstimator(name, weights="default", device="auto", detector="full")
+                notes.append(f"precision {PRECISION} unavailable ({exc}): {name} runs at the automatic precision")
+            loaded = LoadedModel(name, est, est.untrained, list(est.notes) + notes)
             self._models[name] = loaded
             while len(self._models) > self.max_models:
                 self._models.popitem(last=False)

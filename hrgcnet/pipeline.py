@@ -128,6 +128,9 @@ def select_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
+INT8_NEEDS_OPENVINO = "precision int8 runs on the openvino backend (a CPU, trained weights)"
+
+
 def select_autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """The autocast dtype for ``precision`` on ``device`` (None: plain fp32).
 
@@ -293,6 +296,8 @@ class PoseEstimator:
         self._setup(net.eval(), parse_input_hw(input_hw), flip_test, refine, precision, max_persons, max_batch,
                     oks_nms, channels_last)
         self._setup_backend(backend, weights_path)
+        if self.precision == "int8" and self.backend != "openvino":
+            raise UsageError(f"{INT8_NEEDS_OPENVINO}, not on {self.backend}")
         self.detector = self._make_detector(detector, detector_kwargs)
 
     @classmethod
@@ -323,6 +328,8 @@ class PoseEstimator:
         self._setup(model, parse_input_hw(input_hw), flip_test, refine, precision, max_persons, max_batch,
                     oks_nms, channels_last)
         self._setup_backend("torch", None)
+        if precision == "int8" and fast_network is None:
+            raise UsageError(f"{INT8_NEEDS_OPENVINO}: pass its fast_network")
         if fast_network is not None:
             self.fast_network, self.backend = fast_network, getattr(fast_network, "name", "fast")
         self.detector = self._make_detector(detector, None)
@@ -359,9 +366,6 @@ class PoseEstimator:
         self.fast_network = None
         #: how the backend came to be (e.g. the one-time export's duration), for the CLI and the apps
         self.backend_note: str | None = None
-        if self.precision == "int8" and self.backend != "openvino":
-            raise UsageError(f"precision int8 runs on the openvino backend (a CPU, trained weights), not on "
-                             f"{self.backend}")
         if self.backend == "openvino":
             from .backends.openvino import compile_network
             from .models.weights import read_metadata

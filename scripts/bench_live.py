@@ -6,6 +6,7 @@ defaults (detector auto: NanoDet-g offline, flip test on, smooth + track on) and
 "FPS achieved" of the status line (the last 10 processed frames) every second. Run it on a quiet machine:
 
     python scripts/bench_live.py --out docs/inference/bench_live-MACHINE.json   (e.g. MACHINE = avx512-epyc)
+    HRGCNET_APP_PRECISION=int8 python scripts/bench_live.py --out ...             (the app's networks in int8)
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def main() -> None:
 
     from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
 
-    from app import streaming
+    from app import state, streaming
     from app.ui import build_demo, launch
 
     with socket.socket() as s:
@@ -106,7 +107,7 @@ def main() -> None:
                     readings.append(float(match.group(1)))
                 time.sleep(1.0)
             ms = [float(m) for m in re.findall(r"last frame (\d+) ms", status)]
-            row = {"input": size, "stream_every_s": streaming.STREAM_EVERY_S,
+            row = {"input": size, "precision": state.PRECISION, "stream_every_s": streaming.STREAM_EVERY_S,
                    "fps_median": round(statistics.median(readings), 2) if readings else None,
                    "fps_min": min(readings, default=None), "fps_max": max(readings, default=None),
                    "last_frame_ms": ms[0] if ms else None, "status": status}
@@ -115,7 +116,10 @@ def main() -> None:
             context.close()
         browser.close()
     if args.out:
-        Path(args.out).write_text(json.dumps({"command": "python scripts/bench_live.py", "rows": rows}, indent=1) + "\n")
+        env = [f"HRGCNET_APP_PRECISION={state.PRECISION}"] if state.PRECISION != "auto" else []
+        command = " ".join([*env, "python scripts/bench_live.py", *sys.argv[1:]])
+        date = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
+        Path(args.out).write_text(json.dumps({"command": command, "date": date, "rows": rows}, indent=1) + "\n")
     demo.close()
 
 

@@ -206,7 +206,8 @@ def test_bad_options():
     with pytest.raises(UsageError, match="multiples of 32"):
         PoseEstimator("hrgcnet-w32", weights=None, detector="full", input_hw=(100, 96))
     with pytest.raises(UsageError, match="precision"):
-        select_autocast_dtype(torch.device("cpu"), "int8")
+        select_autocast_dtype(torch.device("cpu"), "int4")
+    assert select_autocast_dtype(torch.device("cpu"), "int8") is None  # what int8 leaves to torch runs in fp32
 
 
 def test_cpu_bf16_detection_from_cpuinfo_flags():

@@ -76,3 +76,26 @@ def test_int8_refusals(cache, monkeypatch):
     monkeypatch.setattr(int8, "CALIBRATION_IMAGE", int8.CALIBRATION_IMAGE.with_name("missing.jpg"))
     with pytest.raises(UsageError, match="missing: run from a checkout"):
         int8.calibration_crops((128, 96), np.zeros(3), np.ones(3))
+
+
+def test_the_app_runs_its_networks_in_int8_when_told(cache, monkeypatch, caplog):
+    """``HRGCNET_APP_PRECISION=int8``: the app's shared networks run quantized at every input size; an untrained
+    network, which cannot, runs at the automatic precision with a note; a bad value is logged and ignored."""
+    from app import state
+
+    monkeypatch.setenv("HRGCNET_APP_PRECISION", "int8 ")
+    assert state.env_choice("HRGCNET_APP_PRECISION", "auto", ("auto", "int8")) == "int8"
+    monkeypatch.setenv("HRGCNET_APP_PRECISION", "fp8")
+    assert state.env_choice("HRGCNET_APP_PRECISION", "auto", ("auto", "int8")) == "auto"
+    assert "HRGCNET_APP_PRECISION='fp8' is not one of auto, int8" in caplog.text
+    monkeypatch.setattr(state, "PRECISION", "int8")
+    monkeypatch.setenv("HRGCNET_BACKEND", "auto")
+    models = state.ModelCache()
+    full = models.detector("full")
+    for size in ("128x96", "64x64"):
+        est, loaded = models.estimator("hrnet-w32", full, size, flip_test=True)
+        assert est.fast_network.precision == "int8" and not loaded.notes
+    monkeypatch.setattr("hrgcnet.models.weights.default_weights_path", lambda name: None)
+    untrained = models.model("hrgcnet-w32")
+    assert untrained.untrained and untrained.estimator.fast_network is None
+    assert any("precision int8 unavailable" in note for note in untrained.notes)
