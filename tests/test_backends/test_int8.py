@@ -9,15 +9,6 @@ from hrgcnet.errors import UsageError
 pytest.importorskip("nncf")
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    path = tmp_path_factory.mktemp("hrgcnet-cache")
-    mp.setenv("HRGCNET_CACHE", str(path))
-    yield path
-    mp.undo()
-
-
 def test_the_calibration_set_is_the_example_photos_three_persons_jittered_and_mirrored():
     from hrgcnet.backends.int8 import CALIBRATION_IMAGE, _panels, calibration_crops
     from hrgcnet.io import load_image

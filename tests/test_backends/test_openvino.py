@@ -14,16 +14,6 @@ from hrgcnet.errors import UsageError
 MODELS = ("hrnet-w32", "hrgcnet-w32")
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A fresh export cache for this module (each network is exported once, then read from it)."""
-    mp = pytest.MonkeyPatch()
-    path = tmp_path_factory.mktemp("hrgcnet-cache")
-    mp.setenv("HRGCNET_CACHE", str(path))
-    yield path
-    mp.undo()
-
-
 def test_auto_means_openvino_on_a_trained_cpu_network_only():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_backend("auto", cpu) == "openvino"
