@@ -43,15 +43,16 @@ def _panels(image: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a > 16]
 
 
-def calibration_crops(input_hw: tuple[int, int], mean: np.ndarray, std: np.ndarray,
-                      crops_per_person: int = CROPS_PER_PERSON, seed: int = 0) -> np.ndarray:
-    """Normalised calibration crops ``(N, 3, H, W)`` float32 (``(x - mean) / std``, ``mean``/``std`` per RGB
-    channel in 0..255) of the example photo's persons: ``2 * crops_per_person`` per person.
+def calibration_crops(input_hw: tuple[int, int], crops_per_person: int = CROPS_PER_PERSON,
+                      seed: int = 0) -> np.ndarray:
+    """Calibration crops ``(N, 3, H, W)`` float32 of the example photo's persons, ``2 * crops_per_person`` per
+    person, normalised as the network reads them (``(x - mean) / std`` with the ImageNet mean and std times 255).
 
     Raises:
         UsageError: the example photo is missing (an installed package without the repository's ``assets/``).
     """
     from ..io import load_image
+    from ..structures import IMAGENET_MEAN, IMAGENET_STD
     from ..structures.bbox import box_xyxy_to_center_scale, warp_crop
 
     if not CALIBRATION_IMAGE.is_file():
@@ -69,7 +70,8 @@ def calibration_crops(input_hw: tuple[int, int], mean: np.ndarray, std: np.ndarr
             rot = float(rng.uniform(-30, 30)) if rng.random() < 0.5 else 0.0
             crop = warp_crop(image, c, s, input_hw, rot)
             crops += [crop, crop[:, ::-1]]
-    x = (np.stack(crops).astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    mean, std = (255 * np.asarray(v, np.float32) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    x = (np.stack(crops).astype(np.float32) - mean) / std
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 

@@ -58,12 +58,10 @@ def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
         return path, None
     t0 = time.perf_counter()
     if int8:
-        from ..structures import IMAGENET_MEAN, IMAGENET_STD
         from .int8 import calibration_crops, quantize_ir
 
         f32, _ = cached_ir(model, model_name, input_hw, weights_meta, metadata, attention)
-        crops = calibration_crops(input_hw, 255 * np.asarray(IMAGENET_MEAN), 255 * np.asarray(IMAGENET_STD))
-        return quantize_ir(f32, path, crops), time.perf_counter() - t0
+        return quantize_ir(f32, path, calibration_crops(input_hw)), time.perf_counter() - t0
     net, shape = model, (input_hw, 3)
     if part is not None:
         net = NetworkPart(model, part)

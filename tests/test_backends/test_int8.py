@@ -12,16 +12,14 @@ pytest.importorskip("nncf")
 def test_the_calibration_set_is_the_example_photos_three_persons_jittered_and_mirrored():
     from hrgcnet.backends.int8 import CALIBRATION_IMAGE, _panels, calibration_crops
     from hrgcnet.io import load_image
-    from hrgcnet.structures import IMAGENET_MEAN, IMAGENET_STD
 
     assert _panels(load_image(CALIBRATION_IMAGE)) == [(0, 384), (392, 776), (784, 1112)]
-    mean, std = 255 * np.asarray(IMAGENET_MEAN), 255 * np.asarray(IMAGENET_STD)
-    crops = calibration_crops((128, 96), mean, std, crops_per_person=5)
+    crops = calibration_crops((128, 96), crops_per_person=5)
     assert crops.shape == (3 * 5 * 2, 3, 128, 96) and crops.dtype == np.float32
     np.testing.assert_array_equal(crops[1::2], crops[0::2, :, :, ::-1])  # each crop, then its mirror image
     assert len({crops[i].tobytes() for i in range(0, 10, 2)}) == 5  # one person, five different crops
     assert -2.2 < crops.min() < -1.5 and 1.5 < crops.max() < 2.7  # normalised: black and white pixels
-    np.testing.assert_array_equal(crops, calibration_crops((128, 96), mean, std, crops_per_person=5))
+    np.testing.assert_array_equal(crops, calibration_crops((128, 96), crops_per_person=5))
 
 
 def test_int8_is_quantized_once_into_the_cache_with_its_provenance(cache):
@@ -66,7 +64,7 @@ def test_int8_refusals(cache, monkeypatch):
         int8.quantize_ir("any.xml", "out.xml", np.zeros((1, 3, 128, 96), np.float32))
     monkeypatch.setattr(int8, "CALIBRATION_IMAGE", int8.CALIBRATION_IMAGE.with_name("missing.jpg"))
     with pytest.raises(UsageError, match="missing: run from a checkout"):
-        int8.calibration_crops((128, 96), np.zeros(3), np.ones(3))
+        int8.calibration_crops((128, 96))
 
 
 def test_the_app_runs_its_networks_in_int8_when_told(cache, monkeypatch, caplog):
@@ -90,3 +88,17 @@ def test_the_app_runs_its_networks_in_int8_when_told(cache, monkeypatch, caplog)
     untrained = models.model("hrgcnet-w32")
     assert untrained.untrained and untrained.estimator.fast_network is None
     assert any("precision int8 unavailable" in note for note in untrained.notes)
+
+
+def test_export_writes_the_int8_ir_beside_the_f32_one(tmp_path, capsys):
+    from hrgcnet.backends.export import openvino_metadata
+    from hrgcnet.cli import main
+
+    assert main(["export", "--model", "hrnet-w32", "--format", "onnx", "--int8", "--out", str(tmp_path)]) == 2
+    assert "--int8 goes with --format openvino" in capsys.readouterr().err
+    assert main(["export", "--model", "hrnet-w32", "--format", "openvino", "--int8", "--input-size", "64x64",
+                 "--out", str(tmp_path)]) == 0
+    assert "(int8)" in capsys.readouterr().out
+    meta = openvino_metadata(tmp_path / "hrnet-w32-64x64-int8.xml")
+    assert meta["precision"] == "int8" and meta["input_size"] == "64x64"
+    assert (tmp_path / "hrnet-w32-64x64.xml").is_file() and (tmp_path / "hrnet-w32-64x64-int8.bin").is_file()
