@@ -19,7 +19,7 @@
 # Each start appends the machine (CPU model and flags) to RUNS_ROOT/campaign/stretches.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS_ROOT=${RUNS_ROOT:-/work/runs}
+RUNS_ROOT=${RUNS_ROOT:-$PWD/runs}   # the checkout's git-ignored runs/, where train writes runs/<name>/
 PY=${PY:-.venv/bin/python}
 CAMPAIGN="$RUNS_ROOT/campaign"
 MODELS=(hrgcnet-w32 hrnet-w32)
@@ -72,7 +72,7 @@ if pgrep -f "$PATTERN" >/dev/null; then
 fi
 [ -d ../shared/data ] || { echo "../shared/data not found: the campaign trains on it" >&2; exit 2; }
 mkdir -p "$CAMPAIGN"
-# the logs are also reachable from the checkout's (git-ignored) runs/ folder
+# where the runs live elsewhere (RUNS_ROOT=...), the logs are also reachable from the checkout's runs/ folder
 [ "$(cd "$RUNS_ROOT" && pwd)" = "$(pwd)/runs" ] || { mkdir -p runs && ln -sfn "$CAMPAIGN" runs/campaign; }
 
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'amx_bf16|amx_tile|avx512_bf16|avx512f|avx2' \
