@@ -228,8 +228,8 @@ print(result.stopped, result.steps)
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_sigterm_saves_a_checkpoint_and_stops(tiny_coco, tmp_path, workers):
-    """SIGTERM to every process of a run (``pkill -f "hrgcnet train"`` also signals the DataLoader workers)
-    stops it after the current step with a resumable checkpoint.
+    """SIGTERM to a run's process group (as Ctrl-C or ``kill -- -PGID`` send) stops it after the current step
+    with a resumable checkpoint.
 
     The run is a process of its own, signalled from outside as pkill does: signalling the test process itself
     would also reach the threads of whatever earlier tests left in it."""
@@ -266,6 +266,32 @@ def test_stop_on_signal_puts_the_handlers_back():
     with StopOnSignal() as stop:
         assert signal.getsignal(signal.SIGTERM) is not before and not stop.requested
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+_LEFT_WORKERS_CHILD = """
+import multiprocessing, pickle, sys
+from hrgcnet.engine.distributed import init_distributed
+from hrgcnet.engine.train import Trainer
+config, run_dir = pickle.loads(open(sys.argv[1], "rb").read())
+trainer = Trainer(config, run_dir, init_distributed("cpu"))
+print((trainer.loader.multiprocessing_context or multiprocessing).get_start_method(), len(next(iter(trainer.loader))["image"]), flush=True)
+"""  # exits with its persistent loader worker still running
+
+
+def test_loader_workers_do_not_fork_the_trainer_and_never_block_its_exit(tiny_coco, tmp_path):
+    # A forked worker inherits the locks that the parent's other threads hold (a served app's, OpenCV's or
+    # OpenVINO's pools, as in a test session): CI saw such workers hang, and the test process, unable to stop
+    # them, never exited. Workers come from a forkserver, and a process that exits without shutting its
+    # loader down still exits.
+    import pickle
+    import sys
+
+    ann, images = tiny_coco
+    (tmp_path / "job.pkl").write_bytes(pickle.dumps((_resume_config(images, ann, workers=1), tmp_path / "run")))
+    child = subprocess.run([sys.executable, "-c", _LEFT_WORKERS_CHILD, str(tmp_path / "job.pkl")],
+                           capture_output=True, text=True, timeout=180)
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert child.stdout.split() == ["forkserver", "4"]
 
 
 def test_init_from_hrnet_checkpoint(tiny_coco, tmp_path):

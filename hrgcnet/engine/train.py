@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import os
 import signal
 import threading
 import time
@@ -145,16 +146,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+# Loader workers start from a fresh forkserver process rather than as forks of the trainer: a fork copies
+# whatever locks the parent's other threads hold at that moment (a web server's, OpenCV's or OpenVINO's pools
+# in a process that also served the app or ran the fast path, as a test session does), and a worker that
+# needs one waits forever. The dataset is pickled once per worker (persistent workers).
+_WORKER_CONTEXT = "forkserver"
+
+
 def _worker_init(worker_id: int) -> None:
     # Two cores: each loader process gets one torch thread so workers never oversubscribe the trainer.
     # Not cv2.setNumThreads: in a forked child of a process that already used OpenCV's pthreads pool it
     # deadlocks (reproduced with opencv 5.0); the crops are too small for OpenCV to parallelise anyway.
     torch.set_num_threads(1)
-    # A stop signal sent to every process of the run (Ctrl-C, `pkill -f "hrgcnet train"`) is for the trainer,
-    # which finishes its step, saves a checkpoint and shuts the workers down. Left to torch's handler, a
-    # worker dies of a SIGTERM from any process but its parent, and the trainer fails without that checkpoint.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)
+    # A stop signal sent to the run's process group (Ctrl-C, `kill -- -PGID`) is for the trainer, which finishes
+    # its step, saves a checkpoint and shuts the workers down; a worker that got it would die first and fail the
+    # trainer without that checkpoint. So workers leave the group (and, forkserver children, do not match
+    # `pkill -f "hrgcnet train"` either), but still die of the trainer's own terminate() at its exit: a worker
+    # that ignored SIGTERM instead kept a process whose loader was not shut down from ever exiting.
+    os.setpgrp()
 
 
 def new_run_dir(root: str | Path, config: TrainConfig, name: str | None = None) -> Path:
@@ -286,7 +295,8 @@ class Trainer:
         self.loader = DataLoader(
             self.dataset, batch_size=config.batch_size, sampler=self.sampler, num_workers=config.workers,
             drop_last=True, pin_memory=self.device.type == "cuda", worker_init_fn=_worker_init,
-            persistent_workers=config.workers > 0, prefetch_factor=4 if config.workers > 0 else None)
+            persistent_workers=config.workers > 0, prefetch_factor=4 if config.workers > 0 else None,
+            multiprocessing_context=_WORKER_CONTEXT if config.workers > 0 else None)
 
         # Model, optimiser, schedule.
         model = create_model(config.model)
