@@ -9,34 +9,20 @@ test, DARK decoding; also of the keypoints labelled in dev.json alone), and the 
 """
 import numpy as np, json, sys
 from pathlib import Path
-from hrgcnet.evaluation.coco import load_coco_gt, evaluate_coco
-from hrgcnet.io import load_image
+from hrgcnet.evaluation.coco import load_coco_gt, evaluate_coco, predict_labelled_crops
 from hrgcnet.pipeline import PoseEstimator
 shared = Path("../shared/data")
 coco = load_coco_gt(shared / "coco" / "dev.json")
-people = [(i, [a for a in coco.loadAnns(coco.getAnnIds(imgIds=i)) if a["num_keypoints"] > 0]) for i in coco.getImgIds()]
-people = [(i, a) for i, a in people if a]
 res = {}
 PRECISIONS = sys.argv[2].split(",") if len(sys.argv) > 2 else ["auto", "fp32", "bf16", "int8"]
 for model in sys.argv[3].split(",") if len(sys.argv) > 3 else ("hrnet-w32", "hrgcnet-w32"):
     out = {}
     for backend, precision in [("torch", "fp32")] + [("openvino", p) for p in PRECISIONS]:
         est = PoseEstimator(model, backend=backend, precision=precision, detector="full")
-        crops, centers, scales, ids = [], [], [], []
-        for img_id, anns in people:
-            x, y, w, h = np.array([a["bbox"] for a in anns], float).T
-            image = load_image(shared / "coco" / "images" / coco.loadImgs(img_id)[0]["file_name"])
-            c, ce, sc = est.crops(image, np.stack([x, y, x + w, y + h], 1))
-            crops.append(c); centers.append(ce); scales.append(sc); ids += [img_id] * len(anns)
-        hm = est.heatmaps_of_crops(np.concatenate(crops))[0].numpy()
-        n, (hi, wi) = len(hm), est.input_hw
-        in_crop = est.decode(hm, np.tile([wi / 2, hi / 2], (n, 1)), np.tile([wi / 200, hi / 200], (n, 1)))
-        in_img = est.decode(hm, np.concatenate(centers), np.concatenate(scales))
-        results = [{"image_id": i, "category_id": 1, "keypoints": k.ravel().tolist(), "score": float(k[:, 2].mean())}
-                   for i, k in zip(ids, in_img.astype(float))]
+        in_crop, results, persons = predict_labelled_crops(est, coco, shared / "coco" / "images")
         out[f"{backend} {precision}"] = (in_crop, evaluate_coco(results, coco)["AP"], repr(est.fast_network))
     ref = out["torch fp32"][0]
-    labelled = np.concatenate([[np.reshape(a["keypoints"], (-1, 3))[:, 2] > 0 for a in anns] for _, anns in people])
+    labelled = np.array([np.reshape(a["keypoints"], (-1, 3))[:, 2] > 0 for a in persons])
     for k, (kp, ap, net) in out.items():
         d = np.linalg.norm(kp[..., :2] - ref[..., :2], axis=-1)
         res[f"{model} {k}"] = {"within_1px": round(float((d <= 1).mean()), 4), "within_2px": round(float((d <= 2).mean()), 4),

@@ -380,6 +380,41 @@ def predict_coco(estimator: Callable, ann: str | Path | object, images_dir: str 
     return results
 
 
+def predict_labelled_crops(estimator, ann: str | Path | object, images_dir: str | Path
+                           ) -> tuple[np.ndarray, list[dict], list[dict]]:
+    """Every person of ``ann`` with labelled keypoints, cropped from its ground-truth box and run through
+    ``estimator`` (a :class:`~hrgcnet.pipeline.PoseEstimator`) as one batch of crops: how backends and
+    precisions are compared crop by crop (the accuracy guard).
+
+    Returns:
+        keypoints ``(P, K, 3)`` in the crops' input pixels (each crop as the image), COCO results of the same
+        persons in image pixels (score = mean keypoint score), and their P annotations, in one order.
+    """
+    from ..io import load_image
+
+    coco_gt = load_coco_gt(ann)
+    crops, centers, scales, persons = [], [], [], []
+    for img_id in coco_gt.getImgIds():
+        anns = [a for a in coco_gt.loadAnns(coco_gt.getAnnIds(imgIds=img_id)) if a["num_keypoints"] > 0]
+        if not anns:
+            continue
+        x, y, w, h = np.array([a["bbox"] for a in anns], float).T
+        image = load_image(Path(images_dir) / coco_gt.loadImgs(img_id)[0]["file_name"])
+        crop, center, scale = estimator.crops(image, np.stack([x, y, x + w, y + h], 1))
+        crops.append(crop)
+        centers.append(center)
+        scales.append(scale)
+        persons += anns
+    heatmaps = estimator.heatmaps_of_crops(np.concatenate(crops))[0].numpy()
+    n, (h_in, w_in) = len(heatmaps), estimator.input_hw
+    # the crop itself as the "image": centre at its middle, scale = its size in units of 200 px
+    in_crop = estimator.decode(heatmaps, np.tile([w_in / 2, h_in / 2], (n, 1)), np.tile([w_in / 200, h_in / 200], (n, 1)))
+    in_image = estimator.decode(heatmaps, np.concatenate(centers), np.concatenate(scales))
+    results = [{"image_id": a["image_id"], "category_id": 1, "keypoints": k.ravel().tolist(),
+                "score": float(k[:, 2].mean())} for a, k in zip(persons, in_image.astype(float))]
+    return in_crop, results, persons
+
+
 def _progress(items: Sequence, enabled: bool, desc: str) -> Iterable:
     if not enabled:
         return items

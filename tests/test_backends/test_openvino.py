@@ -123,36 +123,16 @@ def dev_predictions(cache, shared_data):
     model also int8 where NNCF is installed): the keypoints of every dev.json person's crop, in input pixels
     ``(P, 17, 3)`` and as COCO results (image pixels, score = mean keypoint score)."""
     from hrgcnet.backends.int8 import nncf_available
-    from hrgcnet.evaluation.coco import load_coco_gt
-    from hrgcnet.io import load_image
+    from hrgcnet.evaluation.coco import load_coco_gt, predict_labelled_crops
     from hrgcnet.pipeline import PoseEstimator
 
     coco = load_coco_gt(shared_data / "coco" / "dev.json")
-    people = [(img_id, [a for a in coco.loadAnns(coco.getAnnIds(imgIds=img_id)) if a["num_keypoints"] > 0])
-              for img_id in coco.getImgIds()]
-    people = [(img_id, anns) for img_id, anns in people if anns]
     out = {}
     for model in MODELS:
         int8 = [("openvino", "int8")] if model == "hrgcnet-w32" and nncf_available() else []
         for backend, precision in [("torch", "fp32"), ("openvino", "auto"), ("openvino", "fp32"), ("openvino", "bf16")] + int8:
             est = PoseEstimator(model, backend=backend, precision=precision, detector="full")
-            crops, centers, scales, ids = [], [], [], []
-            for img_id, anns in people:
-                x, y, w, h = np.array([a["bbox"] for a in anns], float).T
-                image = load_image(shared_data / "coco" / "images" / coco.loadImgs(img_id)[0]["file_name"])
-                crop, center, scale = est.crops(image, np.stack([x, y, x + w, y + h], 1))
-                crops.append(crop)
-                centers.append(center)
-                scales.append(scale)
-                ids += [img_id] * len(anns)
-            heatmaps = est.heatmaps_of_crops(np.concatenate(crops))[0].numpy()
-            n, (h_in, w_in) = len(heatmaps), est.input_hw
-            # the crop itself as the "image": centre at its middle, scale = its size in units of 200 px
-            in_crop = est.decode(heatmaps, np.tile([w_in / 2, h_in / 2], (n, 1)),
-                                 np.tile([w_in / 200, h_in / 200], (n, 1)))
-            in_image = est.decode(heatmaps, np.concatenate(centers), np.concatenate(scales))
-            results = [{"image_id": i, "category_id": 1, "keypoints": k.ravel().tolist(),
-                        "score": float(k[:, 2].mean())} for i, k in zip(ids, in_image.astype(float))]
+            in_crop, results, _ = predict_labelled_crops(est, coco, shared_data / "coco" / "images")
             out[model, backend if precision == "auto" else f"{backend} {precision}"] = in_crop, results
     return coco, out
 
