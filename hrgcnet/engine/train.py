@@ -247,7 +247,9 @@ class JsonlLog:
 def train(config: TrainConfig, run_dir: str | Path, resume: bool = False) -> TrainResult:
     """Train ``config`` in ``run_dir`` (created; ``resume=True`` continues from its ``last.pt``).
 
-    Works as a single process or under ``torchrun`` (one process per GPU or CPU worker).
+    Works as a single process or under ``torchrun`` (one process per GPU or CPU worker). With ``workers > 0``
+    the loader workers start from a forkserver, which imports the main module as Python's spawn does: in a
+    script, call this under ``if __name__ == "__main__":``.
     """
     info = init_distributed(config.device)
     trainer = Trainer(config, Path(run_dir), info, resume=resume)
