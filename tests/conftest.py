@@ -15,6 +15,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("HRGCNET_BACKEND", "torch")
 
 import json  # noqa: E402
+import sys  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -25,6 +26,15 @@ torch.set_num_threads(int(os.environ.get("HRGCNET_TEST_THREADS", "1")))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+
+
+@pytest.fixture(autouse=True)
+def _main_module_back():
+    """Streamlit's AppTest leaves ``sys.modules["__main__"]`` set to the last page it ran; a later test that
+    starts a process the spawn way (training's loader workers come from a forkserver) would run that page in it."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
 from page_helpers import REPO, TIMEOUT
 
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
-
-
-@pytest.fixture(autouse=True)
-def _main_module_back():
-    """AppTest leaves ``sys.modules["__main__"]`` set to the last page it ran; a later test that starts a process
-    the spawn way (training's loader workers come from a forkserver) would run that page again in it."""
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
 
 
 @pytest.fixture
