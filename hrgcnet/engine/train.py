@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import os
+import random
 import signal
 import threading
 import time
@@ -146,10 +146,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# Loader workers start from a fresh forkserver process rather than as forks of the trainer: a fork copies
-# whatever locks the parent's other threads hold at that moment (a web server's, OpenCV's or OpenVINO's pools
-# in a process that also served the app or ran the fast path, as a test session does), and a worker that
-# needs one waits forever. The dataset is pickled once per worker (persistent workers).
+# Loader workers start from a fresh forkserver process rather than as forks of the trainer: a fork copies the
+# state of the parent's other threads (a served app's, OpenCV's or OpenVINO's pools, as in a test session), and
+# CI saw forked workers hang in such a process. The dataset is pickled once per worker (persistent workers).
 _WORKER_CONTEXT = "forkserver"
 
 
