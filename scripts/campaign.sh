@@ -8,7 +8,8 @@
 #                                        and end at epoch E with a validation (both models at the same step)
 #   bash scripts/campaign.sh --stop      stop both now (each finishes its step and writes last.pt), then report
 #   bash scripts/campaign.sh --report    this stretch's row for the campaign log (docs/training/campaign.md;
-#                                        SINCE=2026-12-07T01:50 for a stretch stopped and resumed since then)
+#                                        SINCE=2026-12-07T01:50 for a stretch stopped and resumed since then);
+#                                        copies the runs' logs into docs/training/logs/ to commit with the row
 #   bash scripts/campaign.sh --compare   both models at the last step both validated, as int8, vs the committed
 #                                        files on dev.json and val.json (paired bootstrap): the commit rule's input
 # A start resumes RUNS_ROOT/campaign/<model>/last.pt when the run folder survived (same schedule, same sample
@@ -27,7 +28,19 @@ PATTERN="hrgcnet train .*$CAMPAIGN/"
 
 # SINCE=YYYY-MM-DDTHH:MM (UTC) reports a stretch that was stopped and resumed from its first start on;
 # UNTIL=YYYY-MM-DDTHH:MM ends the report there (a past stretch, e.g. one cut short by a machine restart).
-report() { "$PY" scripts/campaign_report.py ${SINCE:+--since "$SINCE"} ${UNTIL:+--until "$UNTIL"} "$CAMPAIGN" "${MODELS[@]}"; }
+report() { "$PY" scripts/campaign_report.py ${SINCE:+--since "$SINCE"} ${UNTIL:+--until "$UNTIL"} "$CAMPAIGN" "${MODELS[@]}"; archive; }
+# The runs' logs are small (about 25 kB per 1,000 steps and model), so every report copies them into the repository,
+# docs/training/logs/run-<the runs' first start>/, where the campaign log's rows can be checked after runs/ is gone.
+archive() {
+  local first dest
+  first=$(sed -n '1s/.*"time": "\([0-9T:-]*\)Z".*/\1/p' "$CAMPAIGN/stretches.jsonl" 2>/dev/null | tr -d ':-' | cut -c1-13)
+  [ -n "$first" ] || return 0
+  dest=docs/training/logs/run-$first
+  mkdir -p "$dest"
+  cp "$CAMPAIGN/stretches.jsonl" "$dest/"
+  for m in "${MODELS[@]}"; do [ ! -f "$CAMPAIGN/$m/log.jsonl" ] || cp "$CAMPAIGN/$m/log.jsonl" "$dest/$m.jsonl"; done
+  echo "logs copied to $dest (commit them with the stretch's row)"
+}
 
 case "${1:-}" in
   --report) report; exit 0 ;;
