@@ -2,7 +2,8 @@
 
 Every convolution but the first (the stem's, which reads the normalised image), the last (the final layer, whose
 output is the heatmaps) and those of the GC blocks runs with int8 weights and activations; the rest of the graph
-(the GC blocks, the additions, the upsampling) stays in f32. The GC blocks' 1x1 convolutions and matrix products
+(the GC blocks, the additions, the upsampling) runs in bf16 where the CPU has native bf16, else in f32
+(:func:`hrgcnet.backends.openvino._hint`). The GC blocks' 1x1 convolutions and matrix products
 cost next to nothing, and NNCF 3.4 fails to collect the statistics of their matrix products (it takes their
 inputs for 4-D tensors). The activations' ranges come from a calibration set that
 needs no dataset: the three persons of the example photo ``assets/three_people.jpg`` (a composite of three portraits
@@ -10,8 +11,8 @@ side by side, cut apart at its white gaps), each cropped :data:`CROPS_PER_PERSON
 and, every other time, rotation, plus every crop's mirror image (:func:`calibration_crops`).
 
 What it costs in accuracy (docs/inference-speed.md, measured on the 204 dev.json persons against torch fp32):
-COCO AP within 0.002, but only 92% of the keypoints within 1 input pixel (96% of the labelled ones), where the
-accuracy guard asks 99%. So int8 is a precision a user asks for, never what ``auto`` picks.
+COCO AP within 0.007, but only 89-91% of the keypoints within 1 input pixel (94-96% of the labelled ones), where
+the accuracy guard asks 99%. So int8 is a precision a user asks for, never what ``auto`` picks.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def test_int8_is_quantized_once_into_the_cache_with_its_provenance(cache):
     from hrgcnet.backends.export import openvino_metadata
     from hrgcnet.backends.int8 import RECIPE
     from hrgcnet.io import load_image
-    from hrgcnet.pipeline import PoseEstimator
+    from hrgcnet.pipeline import PoseEstimator, cpu_supports_bf16
 
     est = PoseEstimator("hrnet-w32", backend="openvino", precision="int8", detector="full")
     assert "openvino (int8)" in est.backend_note and "exported on first use" in est.backend_note
@@ -40,6 +40,9 @@ def test_int8_is_quantized_once_into_the_cache_with_its_provenance(cache):
     assert ops.count("FakeQuantize") > 100
     again = PoseEstimator("hrnet-w32", backend="openvino", precision="int8", detector="full")
     assert "read from the cache" in again.backend_note and "precision=int8" in repr(again)
+    # what NNCF left unquantized runs in bf16 where the CPU has it, in f32 elsewhere
+    rest = again.fast_network.compiled.get_property("INFERENCE_PRECISION_HINT")
+    assert rest == (ov.Type.bf16 if cpu_supports_bf16() else ov.Type.f32), rest
     image = load_image("assets/cameraman.jpg")
     box = np.array([[0, 0, image.shape[1], image.shape[0]]], float)
     ref = PoseEstimator("hrnet-w32", backend="torch", precision="fp32", detector="full")(image, boxes=box)
