@@ -2,7 +2,7 @@
 
 ``torch``: the network itself, eager, with the estimator's autocast precision. ``openvino``: an OpenVINO model
 compiled from the network's ONNX export (BatchNorm folded into the convolutions, dynamic batch): on a CPU with
-native bf16 (:func:`cpu_supports_bf16`) stage 1 in fp32 and the rest in bf16, else fp32 (either precision on
+native bf16 (:func:`cpu_supports_bf16`) the stem in fp32 and the rest in bf16, else fp32 (either precision on
 request); exported once per network and input size into a cache (:mod:`hrgcnet.backends.openvino`). Heatmaps and
 GC attention maps come from either; attributions need the torch network's gradients. On request only, OpenVINO
 also runs the network in int8 (:mod:`hrgcnet.backends.int8`: faster on CPUs with VNNI, below the accuracy guard).

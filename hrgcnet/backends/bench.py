@@ -2,7 +2,7 @@
 
 * **network**: ms per forward of a batch of normalised crops, and per crop, for each configuration of
   :data:`CONFIGS` (torch fp32 eager NCHW, torch bf16 autocast + channels_last where the CPU has native bf16,
-  OpenVINO fp32, and where the CPU has native bf16 OpenVINO mixed (stage 1 in f32, the rest in bf16: what the
+  OpenVINO fp32, and where the CPU has native bf16 OpenVINO mixed (the stem in f32, the rest in bf16: what the
   automatic backend runs there) and bf16; OpenVINO int8 where NNCF is installed); median over ``repeats`` after
   ``warmup`` calls. Batch 2 is one person with the flip test.
 * **frame**: one 640x480 JPEG (``assets/three_people.jpg`` letterboxed) end to end, as the app runs it: decode,
@@ -31,7 +31,7 @@ CONFIGS: dict[str, tuple[str, str]] = {
     "torch fp32": ("torch", "fp32"),
     "torch bf16": ("torch", "bf16"),
     "openvino": ("openvino", "fp32"),
-    "openvino mixed": ("openvino", "auto"),  # stage 1 in f32, the rest in bf16: auto where the CPU has native bf16
+    "openvino mixed": ("openvino", "auto"),  # the stem in f32, the rest in bf16: auto where the CPU has native bf16
     "openvino bf16": ("openvino", "bf16"),
     "openvino int8": ("openvino", "int8"),  # NNCF post-training quantization (hrgcnet.backends.int8)
 }

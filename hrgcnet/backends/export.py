@@ -64,7 +64,8 @@ class WithAttention(nn.Module):
 
         super().__init__()
         self.net = net
-        self.block_names = list(getattr(net, "block_names", None) or gc_blocks(net))
+        names = getattr(net, "block_names", None)  # a NetworkPart's own, possibly none
+        self.block_names = list(gc_blocks(net) if names is None else names)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         from ..models import capture_gc_attention
@@ -75,12 +76,12 @@ class WithAttention(nn.Module):
 
 
 class NetworkPart(nn.Module):
-    """One part of a pose network, for an export in two precisions: ``"stage1"`` (the stem and stage 1: crops ->
-    stage-1 features ``(B, C_1, H/4, W/4)``) or ``"branches"`` (stages 2-4: those features -> the
-    highest-resolution branch's ``(B, C, H/4, W/4)``, which the final layer, left out, turns into heatmaps);
-    ``block_names`` are the GC blocks the part runs."""
+    """One part of a pose network, for an export in two precisions: ``"stem"`` (crops -> the stem's features
+    ``(B, 64, H/4, W/4)``) or ``"body"`` (stages 1-4: those features -> the highest-resolution branch's
+    ``(B, C, H/4, W/4)``, which the final layer, left out, turns into heatmaps); ``block_names`` are the GC blocks
+    the part runs (all of them in the body)."""
 
-    PARTS = ("stage1", "branches")
+    PARTS = ("stem", "body")
 
     def __init__(self, net: nn.Module, part: str) -> None:
         from ..models import gc_blocks
@@ -90,11 +91,11 @@ class NetworkPart(nn.Module):
         super().__init__()
         self.net = net
         self.part = part
-        in_stage1 = set(gc_blocks(nn.ModuleList(getattr(net, m) for m in net.STAGE1_MODULES)))
-        self.block_names = [name for name in gc_blocks(net) if (name in in_stage1) == (part == "stage1")]
+        in_stem = set(gc_blocks(nn.ModuleList(getattr(net, m) for m in net.STEM_MODULES)))
+        self.block_names = [name for name in gc_blocks(net) if (name in in_stem) == (part == "stem")]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.forward_stage1(x) if self.part == "stage1" else self.net.forward_branches(x)
+        return self.net.forward_stem(x) if self.part == "stem" else self.net.forward_body(x)
 
 
 def attention_output_names(block_names: list[str]) -> list[str]:

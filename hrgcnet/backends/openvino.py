@@ -2,7 +2,7 @@
 
 The network is exported once per (network state, input size, OpenVINO version) as OpenVINO IR into
 ``$HRGCNET_CACHE/openvino`` (default ``~/.cache/hrgcnet/openvino``; :func:`cached_ir`) and compiled with
-``INFERENCE_PRECISION_HINT`` f32, bf16, or both: stage 1 in f32 and stages 2-4 in bf16 (the final layer in torch
+``INFERENCE_PRECISION_HINT`` f32, bf16, or both: the stem in f32 and stages 1-4 in bf16 (the final layer in torch
 fp32), the default where the CPU has native bf16 (:func:`inference_precision` says why; :class:`MixedNetwork`).
 On request, int8: the IR quantized by NNCF (:mod:`hrgcnet.backends.int8`), cached beside the f32 one.
 A later estimator of the same network reads the cached IR instead of exporting again (tens of seconds), and OpenVINO's
@@ -65,9 +65,9 @@ def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
     net, shape = model, (input_hw, 3)
     if part is not None:
         net = NetworkPart(model, part)
-        if part == "branches":  # its input: stage 1's output
+        if part == "body":  # its input: the stem's output
             with torch.inference_mode():
-                features = model.forward_stage1(torch.zeros(1, 3, *input_hw, device=next(model.parameters()).device))
+                features = model.forward_stem(torch.zeros(1, 3, *input_hw, device=next(model.parameters()).device))
             shape = (tuple(features.shape[2:]), features.shape[1])
     meta = dict(metadata if metadata is not None else export_metadata(model_name, input_hw, weights_meta))
     if part is not None:
@@ -78,16 +78,17 @@ def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
 
 def inference_precision(precision: str, network: bool = True) -> str:
     """OpenVINO's precision for the estimator's ``precision``: ``fp32`` -> ``f32``, ``bf16`` -> ``bf16``, ``auto``
-    -> ``mixed`` (stage 1 and the final layer in f32, stages 2-4 in bf16: :class:`MixedNetwork`) where the CPU has
+    -> ``mixed`` (the stem and the final layer in f32, stages 1-4 in bf16: :class:`MixedNetwork`) where the CPU has
     native bf16, else ``f32``; for a single graph (``network=False``, e.g. the detector) ``auto`` is ``bf16`` or
     ``f32`` the same way. ``int8`` -> ``int8`` (:mod:`hrgcnet.backends.int8`: never automatic, it misses the
     1-pixel guard).
 
     Why not bf16 throughout: against torch fp32 on the dev.json crops (DARK decoding) it puts 97.6-98.8% of the
-    keypoints within 1 input pixel where the accuracy guard asks 99%. The misses come from stage 1 and from the
-    heatmaps' own rounding to bf16: with the stem, stage 1 and the final layer in f32, 99.39% / 99.51% (hrnet-w32 /
-    hrgcnet-w32, committed weights, AVX-512 EPYC; 98.96% / 99.19% with the final layer in bf16, 99.02% / 99.34%
-    on an AMX Xeon), in 1.2-1.8x the time of bf16 throughout at batch 2 (docs/inference-speed.md). f32: 100%.
+    keypoints within 1 input pixel where the accuracy guard asks 99%. The misses come from the stem (its two
+    convolutions read the image) and from the heatmaps' own rounding to bf16: with the stem and the final layer in
+    f32, 99.42% / 99.39% (hrnet-w32 / hrgcnet-w32, committed weights, AMX Xeon); stage 1 in f32 as well gave
+    99.45% / 99.60% there (99.39% / 99.51% on an AVX-512 EPYC) in 1.18x the time (docs/inference-speed.md). f32:
+    100%.
     """
     from . import cpu_supports_bf16
 
@@ -163,9 +164,9 @@ class OpenVINONetwork:
 
 
 class MixedNetwork:
-    """The pose network in three pieces: the stem and stage 1 compiled in f32, stages 2-4 compiled in bf16, and the
-    final layer (a 1x1 convolution) in torch fp32, each piece's output the next one's input; the calls and outputs
-    of :class:`OpenVINONetwork` (heatmaps, then every GC block's α).
+    """The pose network in three pieces: the stem compiled in f32, stages 1-4 compiled in bf16, and the final layer
+    (a 1x1 convolution) in torch fp32, each piece's output the next one's input; the calls and outputs of
+    :class:`OpenVINONetwork` (heatmaps, then every GC block's α).
 
     Why the final layer runs outside: compiled in bf16 it rounds the heatmaps to bf16 (8 significant bits), and
     the decoding's sub-pixel step (DARK's derivatives of the log-heatmap) and the argmax turn that rounding into
@@ -175,7 +176,7 @@ class MixedNetwork:
     2, up to 10% of the network at batch 8 (AVX-512 EPYC, timed interleaved against the final layer in bf16).
 
     Args:
-        stage1_xml, branches_xml: the IRs of the two compiled parts (:class:`~hrgcnet.backends.export.NetworkPart`).
+        stem_xml, body_xml: the IRs of the two compiled parts (:class:`~hrgcnet.backends.export.NetworkPart`).
         head: the final layer, run in fp32 on the CPU.
         threads: CPU threads for inference (default: torch's intra-op threads).
     """
@@ -183,28 +184,26 @@ class MixedNetwork:
     name = "openvino"
     precision = "mixed"
 
-    def __init__(self, stage1_xml: str | Path, branches_xml: str | Path, head: nn.Module,
-                 threads: int | None = None) -> None:
-        self.stage1 = OpenVINONetwork(stage1_xml, "fp32", threads)
-        self.branches = OpenVINONetwork(branches_xml, "bf16", threads)
+    def __init__(self, stem_xml: str | Path, body_xml: str | Path, head: nn.Module, threads: int | None = None) -> None:
+        self.stem = OpenVINONetwork(stem_xml, "fp32", threads)
+        self.body = OpenVINONetwork(body_xml, "bf16", threads)
         self.head = head.to("cpu", torch.float32).eval()
-        self.threads = self.stage1.threads
-        self.attention_names = self.stage1.attention_names + self.branches.attention_names
+        self.threads = self.stem.threads
+        self.attention_names = self.body.attention_names
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.infer(x, first=1)[0])
 
     def infer(self, x: torch.Tensor, first: int | None = None) -> list[np.ndarray]:
-        """Heatmaps, then the α of stage 1's GC blocks and of the later ones (the ``first`` outputs only)."""
-        only_main = 1 if first == 1 else None
-        features, *alpha_1 = self.stage1.infer(x, first=only_main)
-        branch, *alpha_2 = self.branches.infer(torch.from_numpy(features), first=only_main)
+        """Heatmaps, then every GC block's α (the ``first`` outputs only)."""
+        features = self.stem.infer(x, first=1)[0]
+        branch, *alpha = self.body.infer(torch.from_numpy(features), first=1 if first == 1 else None)
         with torch.inference_mode():
             heatmaps = self.head(torch.from_numpy(branch)).numpy()
-        return [heatmaps, *alpha_1, *alpha_2][:first]
+        return [heatmaps, *alpha][:first]
 
     def __repr__(self) -> str:
-        return f"MixedNetwork(stage 1 f32, stages 2-4 bf16, final layer fp32, threads={self.threads})"
+        return f"MixedNetwork(stem f32, stages 1-4 bf16, final layer fp32, threads={self.threads})"
 
 
 def compile_network(model: nn.Module, model_name: str, input_hw: tuple[int, int], precision: str = "auto",
@@ -220,7 +219,7 @@ def compile_network(model: nn.Module, model_name: str, input_hw: tuple[int, int]
         (xml, first), (xml_2, second) = (cached_ir(model, model_name, input_hw, weights_meta, attention=attention,
                                                    part=part) for part in NetworkPart.PARTS)
         head = copy.deepcopy(model.final_layer)
-        net, label = MixedNetwork(xml, xml_2, head), "bf16, stage 1 and the final layer in f32"
+        net, label = MixedNetwork(xml, xml_2, head), "bf16, the stem and the final layer in f32"
         seconds = None if first is None and second is None else (first or 0) + (second or 0)
     else:
         xml, seconds = cached_ir(model, model_name, input_hw, weights_meta, attention=attention,

@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="where the network runs: auto (default: OpenVINO on a CPU, exported once per model and input "
                         "size into ~/.cache/hrgcnet/openvino; torch on CUDA), torch or openvino")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "int8"),
-                   help="auto (default: on CPUs with native bf16, OpenVINO runs stage 1 in fp32 and the rest in bf16 "
+                   help="auto (default: on CPUs with native bf16, OpenVINO runs the stem in fp32 and the rest in bf16 "
                         "and torch autocasts to bf16; else fp32), fp32, bf16, or int8 (OpenVINO only: quantized by "
                         "NNCF on first use; AP as fp32, but fewer keypoints within a pixel)")
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT",

@@ -204,29 +204,24 @@ class PoseHighResolutionNet(nn.Module):
         # Official rule: new branches are opened from the lowest-resolution output.
         return [y_list[i] if t is None else t(y_list[-1]) for i, t in enumerate(transition)]
 
-    #: the submodules :meth:`forward_stage1` runs (the stem and stage 1); :meth:`forward_branches` runs the others
-    #: but the final layer
-    STAGE1_MODULES = ("conv1", "bn1", "conv2", "bn2", "layer1")
+    #: the submodules :meth:`forward_stem` runs; :meth:`forward_body` runs the others but the final layer
+    STEM_MODULES = ("conv1", "bn1", "conv2", "bn2")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_stages(self.forward_stage1(x))
+        return self.final_layer(self.forward_body(self.forward_stem(x)))
 
-    def forward_stage1(self, x: torch.Tensor) -> torch.Tensor:
-        """The stem and stage 1: ``(N, 3, H, W)`` -> ``(N, C_1, H/4, W/4)`` (C_1 = 256, or the lightweight stage's)."""
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The stem, two stride-2 3x3 convolutions: ``(N, 3, H, W)`` -> ``(N, 64, H/4, W/4)``."""
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % 32 or x.shape[3] % 32:
             raise ValueError(f"expected input (N, 3, H, W) with H, W multiples of 32, got {tuple(x.shape)}")
         x = self.relu(self.bn1(self.conv1(x)))
-        x = self.relu(self.bn2(self.conv2(x)))
-        return self.layer1(x)
+        return self.relu(self.bn2(self.conv2(x)))
 
-    def forward_stages(self, x: torch.Tensor) -> torch.Tensor:
-        """Stages 2-4 and the final layer: stage 1's output ``(N, C_1, H/4, W/4)`` -> heatmaps ``(N, K, H/4, W/4)``."""
-        return self.final_layer(self.forward_branches(x))
-
-    def forward_branches(self, x: torch.Tensor) -> torch.Tensor:
-        """Stages 2-4: stage 1's output ``(N, C_1, H/4, W/4)`` -> the highest-resolution branch's features
+    def forward_body(self, x: torch.Tensor) -> torch.Tensor:
+        """Stages 1-4: the stem's output ``(N, 64, H/4, W/4)`` -> the highest-resolution branch's features
         ``(N, C, H/4, W/4)`` (C = the width, 32 for W32), which the final layer (a 1x1 convolution) turns into
         heatmaps."""
+        x = self.layer1(x)
         y_list = self.stage2([t(x) if t is not None else x for t in self.transition1])
         y_list = self.stage3(self._transit(self.transition2, y_list))
         y_list = self.stage4(self._transit(self.transition3, y_list))
