@@ -10,8 +10,10 @@ Pipeline of one call:
    (512), and centred on a black canvas whose sides are rounded up to multiples of 32 (a 640x427 photo becomes
    512x352). Channels go to BGR and are normalised with NanoDet's mean ``(103.53, 116.28, 123.675)`` and std
    ``(57.375, 57.12, 58.395)``, NCHW float32.
-2. The network gives, per stride s in (8, 16, 32) on a grid of ``h x w = H/s x W/s`` cells, class scores
-   ``(h*w, 80)`` (already through the sigmoid) and GFL box bins ``(h*w, 44)`` (row-major cells).
+2. The network gives, per stride s in (8, 16, 32) on a grid of ``h x w = H/s x W/s`` cells, the person class's
+   scores ``(h*w, 1)`` (already through the sigmoid; the network is NanoDet-g with its other 79 classes cut from
+   the head, :meth:`~hrgcnet.detectors.nanodet_net.NanoDetG.keep_classes`) and GFL box bins ``(h*w, 44)``
+   (row-major cells).
 3. :func:`decode_level`: cell (i, j) (column i, row j) has its centre at ``((i + 0.5) s, (j + 0.5) s)``; each
    of the four sides (left, top, right, bottom) has 11 bins; the side's distance is the expectation of the
    softmax over its bins (values 0..10) times s. The box is ``(cx - left, cy - top, cx + right, cy + bottom)`` in
@@ -78,20 +80,21 @@ def _openvino_network(path: str, canvas_hw: tuple[int, int], precision: str):
     meta = {"model": "nanodet-g", "input_size": f"{canvas_hw[0]}x{canvas_hw[1]}",
             "input": "letterboxed BGR canvas (1, 3, H, W) float32, (x - mean) / std",
             "mean": str(list(NANODET_MEAN_BGR)), "std": str(list(NANODET_STD_BGR)),
-            "output": "per stride 8, 16, 32: scores (1, H/s * W/s, 80), box bins (1, H/s * W/s, 44)"}
+            "output": "per stride 8, 16, 32: person scores (1, H/s * W/s, 1), box bins (1, H/s * W/s, 44)"}
     xml, _ = cached_ir(_FlatOutputs(_network(path, "cpu")), "nanodet-g", canvas_hw, metadata=meta)
     return OpenVINONetwork(xml, precision)
 
 
 @functools.lru_cache(maxsize=4)
 def _network(path: str, device: str) -> torch.nn.Module:
+    """NanoDet-g from ``path`` (all 80 classes' weights, loaded strictly), scoring the person class only."""
     from ..models.weights import load_state_dict_strict, load_weights
     from .nanodet_net import NanoDetG
 
     state_dict, _ = load_weights(path)
     net = NanoDetG().eval()
     load_state_dict_strict(net, state_dict, source=path)
-    return net.to(device=device, memory_format=torch.channels_last)
+    return net.keep_classes([PERSON_CLASS]).to(device=device, memory_format=torch.channels_last)
 
 
 def letterbox(image: np.ndarray, side: int = NANODET_INPUT_SIDE, multiple: int = 32
@@ -256,7 +259,8 @@ class NanoDetDetector:
             with torch.inference_mode():
                 x = x.to(self.device, memory_format=torch.channels_last)
                 out = [(s[0].float().cpu().numpy(), b[0].float().cpu().numpy()) for s, b in self._net(x)]
-        boxes, scores = decode(out, canvas.shape[:2], self.min_score, nms_iou=self.nms_iou, max_det=self.max_det)
+        boxes, scores = decode(out, canvas.shape[:2], self.min_score, nms_iou=self.nms_iou, max_det=self.max_det,
+                               class_index=0)  # the network's only class: the person
         boxes = (boxes - np.array([px, py, px, py], np.float32)) / scale
         boxes = np.clip(boxes, 0, [w, h, w, h])
         det = Detections(boxes, scores)

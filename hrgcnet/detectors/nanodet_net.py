@@ -23,6 +23,9 @@ to the scores, cells in row-major order (index = y * W + x), like the graph's ou
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -90,6 +93,23 @@ class NanoDetG(nn.Module):
         self.head_conv = nn.ModuleList([ConvAct(128, 128) for _ in STRIDES])
         self.head_out = nn.ModuleList([ConvAct(128, NUM_CLASSES + 4 * (REG_MAX + 1), k=1, act=False)
                                        for _ in STRIDES])
+        #: classes the head scores (the first outputs of ``head_out``; :meth:`keep_classes`)
+        self.num_classes = NUM_CLASSES
+
+    def keep_classes(self, classes: Sequence[int]) -> "NanoDetG":
+        """A copy that scores ``classes`` only: its ``scores`` are ``(B, N, len(classes))``, in that order, and its
+        boxes are this network's. Each ``head_out`` keeps those classes' rows and the 44 bin rows, so the other
+        classes' scores are neither computed nor copied out (for the person detector: 45 of 124 outputs)."""
+        net = copy.deepcopy(self)
+        rows = [*classes, *range(self.num_classes, self.num_classes + 4 * (REG_MAX + 1))]
+        for head in net.head_out:
+            old = head.conv
+            head.conv = nn.Conv2d(old.in_channels, len(rows), 1, bias=True).to(old.weight.device, old.weight.dtype)
+            with torch.no_grad():
+                head.conv.weight.copy_(old.weight[rows])
+                head.conv.bias.copy_(old.bias[rows])
+        net.num_classes = len(classes)
+        return net
 
     def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         x = F.max_pool2d(self.stem(x), 3, 2, padding=1)
@@ -103,8 +123,8 @@ class NanoDetG(nn.Module):
         p5 = p5 + _resize(p4, p5)
         outputs = []
         for level, feature in enumerate((p3, p4, p5)):
-            out = self.head_out[level](self.head_conv[level](feature)).flatten(2).transpose(1, 2)  # (B, N, 124)
-            outputs.append((out[..., :NUM_CLASSES].sigmoid(), out[..., NUM_CLASSES:]))
+            out = self.head_out[level](self.head_conv[level](feature)).flatten(2).transpose(1, 2)  # (B, N, 80 + 44)
+            outputs.append((out[..., :self.num_classes].sigmoid(), out[..., self.num_classes:]))
         return outputs
 
 

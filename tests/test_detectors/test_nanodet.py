@@ -155,6 +155,24 @@ def test_committed_weights_load_strictly_with_their_provenance():
     assert meta["port_max_abs_diff"] < 1e-3
 
 
+def test_the_detector_network_scores_the_person_class_only_and_boxes_as_the_whole_one():
+    from hrgcnet.detectors.nanodet_net import NanoDetG
+    from hrgcnet.models.weights import load_state_dict_strict, load_weights
+
+    full = NanoDetG().eval()
+    load_state_dict_strict(full, load_weights(nd.default_weights_path())[0])
+    person = nd._network(str(nd.default_weights_path()), "cpu")
+    x = torch.randn(1, 3, 128, 96)
+    with torch.inference_mode():
+        for (scores, bins), (one, one_bins) in zip(full(x), person(x)):
+            assert scores.shape[-1] == 80 and one.shape[-1] == 1
+            torch.testing.assert_close(one[..., 0], scores[..., nd.PERSON_CLASS], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(one_bins, bins, rtol=1e-4, atol=1e-4)
+    picked = full.keep_classes([2, 0])  # any classes, in the order asked
+    with torch.inference_mode():
+        torch.testing.assert_close(picked(x)[0][0], full(x)[0][0][..., [2, 0]], rtol=1e-4, atol=1e-5)
+
+
 def test_three_people_example_finds_all_three(nanodet):
     image = load_image(ASSETS / "three_people.jpg")
     det = nanodet(image)
