@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "bench": "bench",
     "weights": "weights",
     "export": "export",
+    "cache": "cache",
     "pack": "pack",
 }
 

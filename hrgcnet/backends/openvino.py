@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import threading
 import time
 from pathlib import Path
@@ -55,6 +56,10 @@ def cached_ir(model: nn.Module, model_name: str, input_hw: tuple[int, int],
     name = f"{model_name}-{network_digest(model)}-{input_hw[0]}x{input_hw[1]}{kind}-ov{version}.xml"
     path = cache_dir() / name
     if path.is_file() and path.with_suffix(".bin").is_file():
+        try:
+            os.utime(path)  # its last use, for `hrgcnet cache --unused-for` (hrgcnet.backends.cache)
+        except OSError:  # a read-only cache is still read
+            pass
         return path, None
     t0 = time.perf_counter()
     if int8:
