@@ -92,8 +92,8 @@ def inference_precision(precision: str, network: bool = True) -> str:
     keypoints within 1 input pixel where the accuracy guard asks 99%. The misses come from the stem (its two
     convolutions read the image) and from the heatmaps' own rounding to bf16: with the stem and the final layer in
     f32, 99.42% / 99.39% (hrnet-w32 / hrgcnet-w32, committed weights, AMX Xeon); stage 1 in f32 as well gave
-    99.45% / 99.60% there (99.39% / 99.51% on an AVX-512 EPYC) in 1.18x the time (docs/inference-speed.md). f32:
-    100%.
+    99.45% / 99.60% there (99.39% / 99.51% on an AVX-512 EPYC) in 1.2x the time at 128x96 batch 2, up to 1.6x at
+    batch 8 (docs/inference-speed.md). f32: 100%.
     """
     from . import cpu_supports_bf16
 

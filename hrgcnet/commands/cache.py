@@ -41,7 +41,11 @@ def run(args: argparse.Namespace) -> int:
     root = cache_dir()
     entries = cache_entries(root)
     if args.clear or args.unused_for is not None:
-        chosen = entries if args.clear else unused_for(entries, args.unused_for)
+        if args.clear:  # but an unfinished export of the last hour, which may be in progress in another process
+            hour_old = unused_for(entries, 1 / 24)
+            chosen = [e for e in entries if e.kind != "partial" or e in hour_old]
+        else:
+            chosen = unused_for(entries, args.unused_for)
         verb = "would remove" if args.dry_run else "removed"
         for entry in chosen:
             print(f"{verb}  {_line(entry, root)}")
@@ -53,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for entry in entries:
         print(_line(entry, root))
-    sizes = {kind: [e.size for e in entries if e.kind == kind] for kind in ("export", "compiled", "partial")}
-    parts = [f"{len(v)} {k}{'' if k == 'compiled' else 's'} ({_mb(sum(v))})" for k, v in sizes.items() if v]
+    labels = {"export": "export", "compiled": "compiled blob", "partial": "unfinished export"}
+    sizes = {kind: [e.size for e in entries if e.kind == kind] for kind in labels}
+    parts = [f"{len(v)} {labels[k]}{'' if len(v) == 1 else 's'} ({_mb(sum(v))})" for k, v in sizes.items() if v]
     print(f"{root}: {', '.join(parts)}; {_mb(sum(e.size for e in entries))} in all")
     return 0
