@@ -179,12 +179,12 @@ class MixedNetwork:
     keypoints more than 1 input pixel (hrnet-w32 / hrgcnet-w32), rounding the features the final layer reads
     0.20% / 0.20% (docs/inference-speed.md). It costs a 32 -> 17 channel matrix product: 0.6 ms at 128x96 batch
     2, up to 10% of the network at batch 8 (AVX-512 EPYC, timed interleaved against the final layer in bf16).
-    It also leaves branch 0's last additions in f32: under the bf16 hint OpenVINO keeps every node between a graph's
-    output and the last convolution, matrix product or interpolation before it in f32, which for the body is the
-    chain of residual additions along branch 0 (with the convolutions fused into them: 33 convolutions and 8
-    additions of hrnet-w32, 39 additions of hrgcnet-w32). Ending the body in an identity 1x1 convolution puts them in
-    bf16: 3-8% faster, but 99.22% of hrnet-w32's keypoints within 1 px of torch fp32 instead of 99.42% (AMX Xeon,
-    docs/inference-speed.md), so the body ends as it is.
+    It also leaves branch 0's residual additions in f32: under the bf16 hint OpenVINO keeps every node between a
+    graph's output and the last convolution, matrix product or interpolation before it in f32 (seen in the compiled
+    body's ``get_runtime_model()``), which for the body is the chain of residual additions along branch 0, with the
+    convolutions fused into them (33 convolutions and 8 additions of hrnet-w32, 39 additions of hrgcnet-w32). Ending
+    the body in an identity 1x1 convolution puts them in bf16: 3-8% faster, but 99.22% of hrnet-w32's keypoints
+    within 1 px of torch fp32 instead of 99.42% (AMX Xeon, docs/inference-speed.md), so the body ends as it is.
 
     Args:
         stem_xml, body_xml: the IRs of the two compiled parts (:class:`~hrgcnet.backends.export.NetworkPart`).
