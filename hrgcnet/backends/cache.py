@@ -16,8 +16,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import export, int8
+
 #: the folders an export or an int8 quantization writes first and renames from (left behind when killed)
-PARTIAL_PREFIXES = (".export-", ".int8-")
+PARTIAL_PREFIXES = (export.PARTIAL_PREFIX, int8.PARTIAL_PREFIX)
 
 
 @dataclass(frozen=True)

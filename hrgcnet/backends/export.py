@@ -27,6 +27,8 @@ from ..structures import IMAGENET_MEAN, IMAGENET_STD
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "crops", "heatmaps"
 ATTENTION_PREFIX = "alpha."
+#: the folder an OpenVINO export is written in before its files are renamed into place (left behind if killed)
+PARTIAL_PREFIX = ".export-"
 
 
 def export_metadata(model_name: str, input_hw: tuple[int, int], weights_meta: Mapping | None = None) -> dict[str, str]:
@@ -153,7 +155,7 @@ def export_openvino(model: nn.Module, path: str | Path, input_hw: tuple[int, int
     if path.suffix != ".xml":
         raise UsageError(f"an OpenVINO IR path ends in .xml, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as tmp:
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=PARTIAL_PREFIX) as tmp:
         onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_hw, channels=channels)
         ov_model = ov.Core().read_model(str(onnx_path))
         for key, value in (metadata or {}).items():

@@ -31,6 +31,8 @@ CROPS_PER_PERSON = 40
 #: the quantization recipe's version, part of the cached IR's name: raise it when what :func:`quantize_ir` or
 #: :func:`calibration_crops` compute changes, so that caches do not keep the old recipe's IR
 RECIPE = 1
+#: the folder a quantized IR is written in before its files are renamed into place (left behind if killed)
+PARTIAL_PREFIX = ".int8-"
 
 
 def nncf_available() -> bool:
@@ -101,7 +103,7 @@ def quantize_ir(xml: str | Path, out: str | Path, crops: np.ndarray) -> Path:
     quantized.set_rt_info(f"NNCF {nncf.__version__}, {len(crops)} crops of {CALIBRATION_IMAGE.name}",
                           ["hrgcnet", "calibration"])
     out = Path(out)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".int8-") as tmp:
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=PARTIAL_PREFIX) as tmp:
         tmp_xml = Path(tmp) / out.name
         ov.save_model(quantized, str(tmp_xml), compress_to_fp16=False)
         os.replace(tmp_xml.with_suffix(".bin"), out.with_suffix(".bin"))
